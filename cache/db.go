@@ -1,0 +1,106 @@
+package cache
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+
+	_ "github.com/mattn/go-sqlite3" // the design card's SQLite driver, behind database/sql
+)
+
+var (
+	ErrNotFound       = errors.New("not found")
+	ErrExists         = errors.New("already exists")
+	ErrNotDir         = errors.New("not a directory")
+	ErrIsDir          = errors.New("is a directory")
+	ErrNotEmpty       = errors.New("directory not empty")
+	ErrInvalidName    = errors.New("invalid name")
+	ErrNotInitialized = errors.New("drive not initialized")
+	ErrSchemaTooNew   = errors.New("metadata database is newer than this program")
+)
+
+// DB is the drive's metadata database. It is safe for concurrent use; writes
+// are serialised by SQLite (BEGIN IMMEDIATE), reads run beside them (WAL).
+type DB struct {
+	db *sql.DB
+}
+
+// Open opens (creating if needed) the database at path and brings its schema
+// up to date.
+func Open(ctx context.Context, path string) (*DB, error) {
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", "FULL") // a committed put survives power loss, not just a crash
+	q.Set("_foreign_keys", "on")
+	q.Set("_busy_timeout", "10000")
+	q.Set("_txlock", "immediate") // writers take the lock up front: no upgrade deadlocks
+	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open metadata %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open metadata %s: %w", path, err)
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open metadata %s: %w", path, err)
+	}
+	return &DB{db: db}, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Update runs fn in a write transaction, committed if fn returns nil.
+func (d *DB) Update(ctx context.Context, fn func(*Tx) error) error {
+	return d.run(ctx, nil, fn)
+}
+
+// View runs fn in a read-only transaction.
+func (d *DB) View(ctx context.Context, fn func(*Tx) error) error {
+	return d.run(ctx, &sql.TxOptions{ReadOnly: true}, fn)
+}
+
+func (d *DB) run(ctx context.Context, opts *sql.TxOptions, fn func(*Tx) error) error {
+	tx, err := d.db.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin metadata transaction: %w", err)
+	}
+	if err := fn(&Tx{ctx: ctx, tx: tx}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit metadata: %w", err)
+	}
+	return nil
+}
+
+// Tx is one metadata transaction. Its methods are the only way the rest of
+// the program reads or changes the schema.
+type Tx struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(t.ctx, query, args...)
+}
+
+func (t *Tx) queryRow(query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(t.ctx, query, args...)
+}
+
+func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(t.ctx, query, args...)
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return err
+}

@@ -1,0 +1,91 @@
+package cache
+
+import (
+	"fmt"
+	"time"
+)
+
+// ShardRef names a stored shard that no block refers to (yet, or any more).
+type ShardRef struct {
+	ID     int64 // row in its queue
+	Farmer int64
+	NodeID string
+	Root   [32]byte
+}
+
+// AddPending records a shard placed for a write that has not committed. The
+// row must be dropped (DropPending) in the transaction that commits the block.
+func (t *Tx) AddPending(farmer int64, root [32]byte) (int64, error) {
+	res, err := t.exec("INSERT INTO pending(farmer, root, added) VALUES(?, ?, ?)", farmer, root[:], time.Now().UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("record pending shard: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+// DropPending forgets pending rows whose shards are now committed.
+func (t *Tx) DropPending(ids ...int64) error {
+	for _, id := range ids {
+		if _, err := t.exec("DELETE FROM pending WHERE id = ?", id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AbandonPending turns every pending shard into garbage. Call it when no
+// write can be in flight: at startup, with the home locked.
+func (t *Tx) AbandonPending() (int, error) {
+	res, err := t.exec("INSERT INTO garbage(farmer, root, added) SELECT farmer, root, added FROM pending")
+	if err != nil {
+		return 0, fmt.Errorf("abandon pending shards: %w", err)
+	}
+	if _, err := t.exec("DELETE FROM pending"); err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// Garbage lists up to limit shards to delete, least-tried first.
+func (t *Tx) Garbage(limit int) ([]ShardRef, error) {
+	rows, err := t.query(`SELECT g.id, g.farmer, f.node_id, g.root FROM garbage g JOIN farmers f ON f.id = g.farmer
+		ORDER BY g.tries, g.id LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ShardRef
+	for rows.Next() {
+		var r ShardRef
+		var root []byte
+		if err := rows.Scan(&r.ID, &r.Farmer, &r.NodeID, &root); err != nil {
+			return nil, err
+		}
+		if len(root) != len(r.Root) {
+			return nil, fmt.Errorf("garbage %d: root is %d bytes, want %d", r.ID, len(root), len(r.Root))
+		}
+		copy(r.Root[:], root)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// GarbageDone removes a deleted shard from the queue.
+func (t *Tx) GarbageDone(id int64) error {
+	_, err := t.exec("DELETE FROM garbage WHERE id = ?", id)
+	return err
+}
+
+// GarbageFailed counts a failed delete so others are tried first next time.
+func (t *Tx) GarbageFailed(id int64) error {
+	_, err := t.exec("UPDATE garbage SET tries = tries + 1 WHERE id = ?", id)
+	return err
+}
+
+// GarbageCount is the number of shards waiting to be deleted.
+func (t *Tx) GarbageCount() (int, error) {
+	var n int
+	err := t.queryRow("SELECT count(*) FROM garbage").Scan(&n)
+	return n, err
+}
