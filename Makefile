@@ -1,0 +1,53 @@
+# Shardrive build, test and demo. `make run` and `make test` are the two
+# set-up commands of the README; both install what they need.
+
+GO       ?= go
+BIN      := bin
+RUN_DIR  ?= $(CURDIR)/.run
+FUZZTIME ?= 5s
+export CGO_ENABLED := 1
+
+.PHONY: all build deps test test-short test-long fuzz bench run vet fmt clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+# The CI suite: vet, every package's tests (race detector where it fits),
+# the end-to-end tests over real shardfarmer processes, and a brief run of
+# every fuzz target.
+test: build vet
+	$(GO) test -race -timeout 15m ./core/... ./cache/... ./netclient/... ./farmer/... ./syncer/... ./drive/...
+	$(GO) test -timeout 15m ./cmd/...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+
+# Every Fuzz target in the tree, FUZZTIME each.
+fuzz:
+	@scripts/fuzz.sh $(FUZZTIME)
+
+# Long rounds: big files, long fuzzing. Run before resolving an issue.
+test-long: build
+	SHARDRIVE_LONG=1 $(GO) test -timeout 60m ./cmd/... ./drive/... ./syncer/...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=2m
+
+# Benchmarks: the crypto/erasure pipeline beside raw AES-GCM, and put/get
+# throughput over six loopback farmers, reported as MB/s.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 2x -count 1 ./core/crypto/ ./core/merkle/ ./core/erasure/ ./syncer/
+	scripts/bench-e2e.sh
+
+# A local network: six farmers on loopback under $(RUN_DIR), a drive created
+# once and reused, in the foreground until Ctrl-C.
+run: build
+	@scripts/run.sh "$(RUN_DIR)"
+
+clean:
+	rm -rf $(BIN)

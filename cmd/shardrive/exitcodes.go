@@ -1,0 +1,58 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/shardrive/shardrive/cache"
+	"github.com/shardrive/shardrive/core/crypto"
+	"github.com/shardrive/shardrive/syncer"
+)
+
+// Exit codes; see doc.go. The numbers are API.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitWrongKey    = 3
+	exitUnavailable = 4
+	exitDamaged     = 5
+	exitNotFound    = 6
+	exitNoDrive     = 7
+	exitBusy        = 8
+)
+
+var (
+	errUsage       = errors.New("usage")
+	errBusy        = errors.New("home is in use by another shardrive process")
+	errDriveExists = errors.New("a drive already exists in this home")
+)
+
+// exitTable maps errors to exit codes, first match wins: damage outranks
+// unavailability because a damaged block is also one we could not read.
+var exitTable = []struct {
+	err  error
+	code int
+}{
+	{errUsage, exitUsage},
+	{crypto.ErrInvalidMnemonic, exitWrongKey},
+	{crypto.ErrWrongKey, exitWrongKey},
+	{syncer.ErrDamaged, exitDamaged},
+	{crypto.ErrUnauthenticated, exitDamaged},
+	{syncer.ErrUnavailable, exitUnavailable},
+	{cache.ErrNotFound, exitNotFound},
+	{cache.ErrNotInitialized, exitNoDrive},
+	{errDriveExists, exitNoDrive},
+	{errBusy, exitBusy},
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	for _, e := range exitTable {
+		if errors.Is(err, e.err) {
+			return e.code
+		}
+	}
+	return exitError
+}

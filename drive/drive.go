@@ -1,0 +1,188 @@
+package drive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"runtime"
+
+	"github.com/shardrive/shardrive/cache"
+	"github.com/shardrive/shardrive/core/crypto"
+	"github.com/shardrive/shardrive/syncer"
+)
+
+// Config tunes a Drive.
+type Config struct {
+	// Concurrency is how many blocks are sealed, coded and transferred at
+	// once. Memory use is about Concurrency * 3.5 * BlockSize.
+	Concurrency int
+	// UID and GID own what this drive creates.
+	UID, GID uint32
+	Logger   *slog.Logger
+}
+
+// NewConfig returns the defaults.
+func NewConfig() Config {
+	return Config{
+		Concurrency: max(4, runtime.GOMAXPROCS(0)),
+		UID:         uint32(os.Getuid()),
+		GID:         uint32(os.Getgid()),
+		Logger:      slog.New(slog.DiscardHandler),
+	}
+}
+
+// Validate reports a setting that cannot work.
+func (c Config) Validate() error {
+	if c.Concurrency < 1 || c.Concurrency > 256 {
+		return fmt.Errorf("drive concurrency %d: must be 1..256", c.Concurrency)
+	}
+	if c.Logger == nil {
+		return errors.New("drive: no logger")
+	}
+	return nil
+}
+
+// Blocks is what the drive needs of the syncer.
+type Blocks interface {
+	Store(ctx context.Context, f syncer.File, idx int64, plain []byte) (syncer.Stored, error)
+	Load(ctx context.Context, f syncer.File, blk cache.Block) ([]byte, error)
+	CollectGarbage(ctx context.Context, limit int) (int, error)
+}
+
+// Drive is one drive's files.
+type Drive struct {
+	cfg    Config
+	db     *cache.DB
+	keys   *crypto.Keys
+	blocks Blocks
+	dc     cache.DriveConfig
+}
+
+// New returns the drive whose metadata is db.
+func New(ctx context.Context, db *cache.DB, keys *crypto.Keys, blocks Blocks, cfg Config) (*Drive, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	d := &Drive{cfg: cfg, db: db, keys: keys, blocks: blocks}
+	if err := db.View(ctx, func(tx *cache.Tx) (err error) {
+		d.dc, err = tx.Drive()
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := keys.VerifyCheck(d.dc.KeyCheck); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Settings returns the drive's fixed settings.
+func (d *Drive) Settings() cache.DriveConfig { return d.dc }
+
+// Stat returns the inode at drive path p.
+func (d *Drive) Stat(ctx context.Context, p string) (in cache.Inode, err error) {
+	err = d.db.View(ctx, func(tx *cache.Tx) error {
+		in, err = tx.LookupPath(p)
+		return err
+	})
+	return in, err
+}
+
+// ReadDir lists the directory at p.
+func (d *Drive) ReadDir(ctx context.Context, p string) (ents []cache.Dirent, err error) {
+	err = d.db.View(ctx, func(tx *cache.Tx) error {
+		dir, err := tx.LookupPath(p)
+		if err != nil {
+			return err
+		}
+		if dir.Kind != cache.KindDir {
+			return fmt.Errorf("%s: %w", p, cache.ErrNotDir)
+		}
+		ents, err = tx.ReadDir(dir.Ino)
+		return err
+	})
+	return ents, err
+}
+
+// Remove deletes the file, symlink or empty directory at p. The shards of a
+// file's last link are deleted from the farmers right away where they
+// answer, and later where they do not.
+func (d *Drive) Remove(ctx context.Context, p string) error {
+	dir, name := path.Split(path.Clean(p))
+	if name == "" {
+		return fmt.Errorf("remove %s: %w: cannot remove the root", p, cache.ErrInvalidName)
+	}
+	err := d.db.Update(ctx, func(tx *cache.Tx) error {
+		parent, err := tx.LookupPath(dir)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Unlink(parent.Ino, name); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return d.CollectGarbage(ctx)
+}
+
+// CollectGarbage deletes every queued shard it can from the farmers.
+func (d *Drive) CollectGarbage(ctx context.Context) error {
+	for {
+		n, err := d.blocks.CollectGarbage(ctx, 256)
+		if err != nil || n < 256 {
+			return err
+		}
+	}
+}
+
+// Mkdir makes the directory p and any missing parents, like mkdir -p.
+func (d *Drive) Mkdir(ctx context.Context, p string) (in cache.Inode, err error) {
+	names, err := cache.SplitPath(p)
+	if err != nil {
+		return in, err
+	}
+	err = d.db.Update(ctx, func(tx *cache.Tx) error {
+		in, err = d.mkdirAll(tx, names)
+		return err
+	})
+	return in, err
+}
+
+// mkdirAll resolves names from the root, creating missing directories.
+func (d *Drive) mkdirAll(tx *cache.Tx, names []string) (cache.Inode, error) {
+	in, err := tx.Inode(cache.RootIno)
+	if err != nil {
+		return in, err
+	}
+	for i, n := range names {
+		next, err := tx.Lookup(in.Ino, n)
+		switch {
+		case err == nil && next.Kind == cache.KindDir:
+			in = next
+			continue
+		case err == nil:
+			return next, fmt.Errorf("/%s: %w", path.Join(names[:i+1]...), cache.ErrNotDir)
+		case !errors.Is(err, cache.ErrNotFound):
+			return in, err
+		}
+		now := timeNow()
+		ino, err := tx.CreateInode(cache.Inode{Kind: cache.KindDir, Mode: 0o755, UID: d.cfg.UID, GID: d.cfg.GID,
+			Atime: now, Mtime: now, Ctime: now})
+		if err != nil {
+			return in, err
+		}
+		if err := tx.Link(in.Ino, n, ino); err != nil {
+			return in, err
+		}
+		if in, err = tx.Inode(ino); err != nil {
+			return in, err
+		}
+	}
+	return in, nil
+}

@@ -1,0 +1,277 @@
+package drive
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shardrive/shardrive/cache"
+	"github.com/shardrive/shardrive/core/crypto"
+	"github.com/shardrive/shardrive/syncer"
+)
+
+// timeNow is the clock for attributes; one place to read it.
+func timeNow() time.Time { return time.Now() }
+
+// Attr is what Put sets on the file besides its content.
+type Attr struct {
+	Mode  uint32    // permission bits; 0 means 0644
+	Mtime time.Time // zero means now
+}
+
+// Put replaces the content of the file at drive path p with everything r
+// yields, creating the file and its missing parent directories. The new
+// content becomes visible atomically once every block is stored.
+func (d *Drive) Put(ctx context.Context, p string, r io.Reader, attr Attr) (cache.Inode, error) {
+	names, err := cache.SplitPath(p)
+	if err != nil {
+		return cache.Inode{}, err
+	}
+	if len(names) == 0 {
+		return cache.Inode{}, fmt.Errorf("put %s: %w", p, cache.ErrIsDir)
+	}
+	// Reuse the identity of an existing file so hard links see the new
+	// content; otherwise mint a fresh one.
+	f := syncer.File{}
+	var wrapped []byte
+	existing, err := d.Stat(ctx, p)
+	switch {
+	case err == nil && existing.Kind != cache.KindFile:
+		return existing, fmt.Errorf("put %s: %w: a %s is there", p, cache.ErrExists, existing.Kind)
+	case err == nil:
+		fk, err := d.fileKey(existing)
+		if err != nil {
+			return existing, err
+		}
+		copy(f.ID[:], existing.FileID)
+		f.Ino, f.Sealer, wrapped = existing.Ino, crypto.NewSealer(&fk), existing.FileKey
+	case errors.Is(err, cache.ErrNotFound):
+		f.ID = crypto.NewFileID()
+		fk := crypto.NewFileKey()
+		f.Sealer = crypto.NewSealer(&fk)
+		wrapped = crypto.WrapKey(d.keys.FileWrapKey(), fk, f.ID[:])
+	default:
+		return cache.Inode{}, err
+	}
+
+	stored, size, err := d.storeAll(ctx, f, r)
+	if err != nil {
+		// Placed shards stay journalled as pending: the next start or GC
+		// turns them into garbage.
+		return cache.Inode{}, fmt.Errorf("put %s: %w", p, err)
+	}
+
+	var in cache.Inode
+	err = d.db.Update(ctx, func(tx *cache.Tx) error {
+		parent, err := d.mkdirAll(tx, names[:len(names)-1])
+		if err != nil {
+			return err
+		}
+		now := timeNow()
+		mtime := attr.Mtime
+		if mtime.IsZero() {
+			mtime = now
+		}
+		in, err = tx.Lookup(parent.Ino, names[len(names)-1])
+		switch {
+		case err == nil && in.Ino != f.Ino:
+			return fmt.Errorf("%s: %w: changed during the upload", p, cache.ErrExists)
+		case errors.Is(err, cache.ErrNotFound) && f.Ino == 0:
+			mode := attr.Mode
+			if mode == 0 {
+				mode = 0o644
+			}
+			in = cache.Inode{Kind: cache.KindFile, Mode: mode, UID: d.cfg.UID, GID: d.cfg.GID,
+				Atime: now, Ctime: now, FileID: f.ID[:], FileKey: wrapped}
+			if in.Ino, err = tx.CreateInode(in); err != nil {
+				return err
+			}
+			if err := tx.Link(parent.Ino, names[len(names)-1], in.Ino); err != nil {
+				return err
+			}
+		case err != nil:
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		if err := tx.TruncateBlocks(in.Ino, 0); err != nil {
+			return err
+		}
+		for _, st := range stored {
+			st.Block.Ino = in.Ino
+			if err := tx.PutBlock(st.Block); err != nil {
+				return err
+			}
+			if err := tx.DropPending(st.Pending...); err != nil {
+				return err
+			}
+		}
+		in.Size, in.Mtime, in.Ctime = size, mtime, now
+		if attr.Mode != 0 {
+			in.Mode = attr.Mode
+		}
+		return tx.UpdateInode(in)
+	})
+	if err != nil {
+		return in, fmt.Errorf("put %s: %w", p, err)
+	}
+	// The replaced version's shards are garbage now; deleting them is
+	// best effort and retried later.
+	if err := d.CollectGarbage(ctx); err != nil {
+		d.cfg.Logger.Warn("garbage collection after put", "err", err)
+	}
+	return in, nil
+}
+
+// storeAll reads r to the end in blocks and stores every block that is not
+// all zeros, Concurrency at a time, returning them in block order.
+func (d *Drive) storeAll(ctx context.Context, f syncer.File, r io.Reader) ([]syncer.Stored, int64, error) {
+	bs := d.dc.BlockSize
+	zero := make([]byte, bs)
+	g, gctx := errgroup.WithContext(ctx)
+	// Buffers bound memory: a block is read only when one is free.
+	free := make(chan []byte, d.cfg.Concurrency)
+	for range d.cfg.Concurrency {
+		free <- nil
+	}
+	type job struct {
+		idx int64
+		buf []byte
+	}
+	jobs := make(chan job)
+	var (
+		mu     sync.Mutex // guards stored
+		stored []syncer.Stored
+		size   int64
+	)
+	g.Go(func() error {
+		defer close(jobs)
+		for idx := int64(0); ; idx++ {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			if buf == nil {
+				buf = make([]byte, bs)
+			}
+			n, err := io.ReadFull(r, buf)
+			size += int64(n)
+			if n > 0 && !bytes.Equal(buf[:n], zero[:n]) {
+				select {
+				case jobs <- job{idx, buf[:n]}:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			} else {
+				free <- buf
+			}
+			switch {
+			case err == io.EOF || err == io.ErrUnexpectedEOF:
+				return nil
+			case err != nil:
+				return fmt.Errorf("read: %w", err)
+			}
+		}
+	})
+	for range d.cfg.Concurrency {
+		g.Go(func() error {
+			for j := range jobs {
+				st, err := d.blocks.Store(gctx, f, j.idx, j.buf)
+				free <- j.buf[:cap(j.buf)]
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				stored = append(stored, st)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, 0, err
+	}
+	return stored, size, nil
+}
+
+// Get writes the content of the file at p into w (which must read as zeros
+// where nothing is written: holes are skipped) and returns its inode.
+func (d *Drive) Get(ctx context.Context, p string, w io.WriterAt) (cache.Inode, error) {
+	var in cache.Inode
+	var blocks []cache.Block
+	err := d.db.View(ctx, func(tx *cache.Tx) (err error) {
+		if in, err = tx.LookupPath(p); err != nil {
+			return err
+		}
+		if in.Kind != cache.KindFile {
+			return fmt.Errorf("%s: %w", p, cache.ErrIsDir)
+		}
+		blocks, err = tx.Blocks(in.Ino)
+		return err
+	})
+	if err != nil {
+		return in, err
+	}
+	if err := checkLayout(in.Size, d.dc.BlockSize, blocks); err != nil {
+		return in, fmt.Errorf("%s: %w", p, err)
+	}
+	fk, err := d.fileKey(in)
+	if err != nil {
+		return in, err
+	}
+	f := syncer.File{Ino: in.Ino, Sealer: crypto.NewSealer(&fk)}
+	copy(f.ID[:], in.FileID)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(d.cfg.Concurrency)
+	for _, b := range blocks {
+		g.Go(func() error {
+			plain, err := d.blocks.Load(gctx, f, b)
+			if err != nil {
+				return err
+			}
+			if _, err := w.WriteAt(plain, b.Index*int64(d.dc.BlockSize)); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return in, fmt.Errorf("get %s: %w", p, err)
+	}
+	return in, nil
+}
+
+// checkLayout refuses metadata whose blocks do not tile a file of size
+// bytes: a block past the end, or one whose length is not what its place
+// in the file implies.
+func checkLayout(size int64, bs int, blocks []cache.Block) error {
+	for _, b := range blocks {
+		start := b.Index * int64(bs)
+		if b.Index < 0 || start >= size {
+			return fmt.Errorf("%w: block %d lies past the end (%d bytes)", syncer.ErrDamaged, b.Index, size)
+		}
+		if want := min(int64(bs), size-start); int64(b.PlainLen) != want {
+			return fmt.Errorf("%w: block %d holds %d bytes, want %d", syncer.ErrDamaged, b.Index, b.PlainLen, want)
+		}
+	}
+	return nil
+}
+
+// fileKey unwraps the per-file key of in.
+func (d *Drive) fileKey(in cache.Inode) (crypto.Key, error) {
+	if len(in.FileID) != 16 {
+		return crypto.Key{}, fmt.Errorf("inode %d: %w: file ID is %d bytes", in.Ino, syncer.ErrDamaged, len(in.FileID))
+	}
+	k, err := crypto.UnwrapKey(d.keys.FileWrapKey(), in.FileKey, in.FileID)
+	if err != nil {
+		return k, fmt.Errorf("inode %d: file key: %w", in.Ino, err)
+	}
+	return k, nil
+}

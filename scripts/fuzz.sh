@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every Fuzz target in the module for $1 (default 5s) each.
+set -euo pipefail
+t=${1:-5s}
+cd "$(dirname "$0")/.."
+grep -rl --include='*_test.go' '^func Fuzz' . | while read -r f; do
+	pkg=./$(dirname "${f#./}")
+	for fn in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed 's/^func //'); do
+		echo "fuzz $pkg $fn ($t)"
+		go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$t" "$pkg" >/tmp/fuzz.$$.log 2>&1 || { cat /tmp/fuzz.$$.log; exit 1; }
+	done
+done
+rm -f /tmp/fuzz.$$.log

@@ -1,0 +1,209 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/shardrive/shardrive/cache"
+	"github.com/shardrive/shardrive/core/crypto"
+	"github.com/shardrive/shardrive/core/format"
+	"github.com/shardrive/shardrive/core/merkle"
+	"github.com/shardrive/shardrive/netclient"
+)
+
+var (
+	// ErrDamaged means a block could not be rebuilt into authentic plaintext:
+	// its shards, or the metadata pointing at them, were tampered with or lost.
+	ErrDamaged = errors.New("block damaged")
+	// ErrUnavailable means too few farmers answered to store or read a block.
+	ErrUnavailable = errors.New("not enough farmers available")
+)
+
+// Network is what the syncer needs of the farmers.
+type Network interface {
+	Place(ctx context.Context, shards [][]byte, roots []merkle.Root, minOK int) ([]netclient.Placement, error)
+	Fetch(ctx context.Context, locs []netclient.ShardLoc, k int, off, length int64) ([][]byte, error)
+	Delete(ctx context.Context, farmer format.NodeID, root merkle.Root) error
+}
+
+// Blocks stores and loads the blocks of one drive.
+type Blocks struct {
+	db      *cache.DB
+	net     Network
+	codec   *codec
+	k, m    int
+	farmers map[format.NodeID]int64 // node ID -> farmers.id; fixed at construction
+	log     *slog.Logger
+}
+
+// NewBlocks returns the block store of the drive whose metadata is db, over
+// net. Every farmer net may place on must be in the metadata's farmer table.
+func NewBlocks(ctx context.Context, db *cache.DB, net Network, log *slog.Logger) (*Blocks, error) {
+	b := &Blocks{db: db, net: net, farmers: make(map[format.NodeID]int64), log: log}
+	err := db.View(ctx, func(tx *cache.Tx) error {
+		cfg, err := tx.Drive()
+		if err != nil {
+			return err
+		}
+		b.k, b.m = cfg.DataShards, cfg.ParityShards
+		fs, err := tx.Farmers()
+		if err != nil {
+			return err
+		}
+		for _, f := range fs {
+			id, err := format.ParseNodeID(f.NodeID)
+			if err != nil {
+				return fmt.Errorf("farmer %s in metadata: %w", f.Address, err)
+			}
+			b.farmers[id] = f.ID
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if b.codec, err = newCodec(b.k, b.m); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// File is what a block needs to know of its file.
+type File struct {
+	Ino    int64
+	ID     [16]byte
+	Sealer *crypto.Sealer
+}
+
+// Stored is a block placed on the farmers but not yet committed: commit
+// Block and drop Pending in one metadata transaction.
+type Stored struct {
+	Block   cache.Block
+	Pending []int64
+}
+
+// Store seals, erasure-codes and places block idx of f with a fresh version.
+func (b *Blocks) Store(ctx context.Context, f File, idx int64, plain []byte) (Stored, error) {
+	var version uint64
+	if err := b.db.Update(ctx, func(tx *cache.Tx) (err error) {
+		version, err = tx.NextVersion()
+		return err
+	}); err != nil {
+		return Stored{}, err
+	}
+	ad := crypto.BlockAD{FileID: f.ID, Block: uint64(idx), Version: version}
+	enc, err := b.codec.encode(f.Sealer, ad, plain)
+	if err != nil {
+		return Stored{}, err
+	}
+	placed, perr := b.net.Place(ctx, enc.shards, enc.roots, b.k+1)
+	st := Stored{Block: cache.Block{
+		Ino: f.Ino, Index: idx, Version: version,
+		PlainLen: len(plain), SealedLen: enc.sealedLen, ShardLen: len(enc.shards[0]),
+		DataShards: b.k, ParityShards: b.m,
+		NeedsRepair: len(placed) < b.k+b.m,
+	}}
+	// Journal every placement, even on failure, so nothing placed is forgotten.
+	err = b.db.Update(ctx, func(tx *cache.Tx) error {
+		for _, p := range placed {
+			fid, ok := b.farmers[p.Farmer]
+			if !ok {
+				return fmt.Errorf("shard placed on farmer %s, which the drive does not know", p.Farmer)
+			}
+			id, err := tx.AddPending(fid, enc.roots[p.Shard])
+			if err != nil {
+				return err
+			}
+			st.Pending = append(st.Pending, id)
+			st.Block.Shards = append(st.Block.Shards, cache.Shard{Index: p.Shard, Root: enc.roots[p.Shard], Farmer: fid, NodeID: p.Farmer.String()})
+		}
+		return nil
+	})
+	if err != nil {
+		return Stored{}, err
+	}
+	if perr != nil {
+		return Stored{}, fmt.Errorf("store block %d: %w: %w", idx, ErrUnavailable, perr)
+	}
+	if len(placed) < b.k+1 {
+		return Stored{}, fmt.Errorf("store block %d: %w: placed %d shards, need %d", idx, ErrUnavailable, len(placed), b.k+1)
+	}
+	if st.Block.NeedsRepair {
+		b.log.Warn("block stored below full redundancy", "shards", len(placed), "want", b.k+b.m)
+	}
+	return st, nil
+}
+
+// Load fetches any k shards of blk, nearest farmers first, and returns its
+// plaintext.
+func (b *Blocks) Load(ctx context.Context, f File, blk cache.Block) ([]byte, error) {
+	if blk.DataShards != b.k || blk.ParityShards != b.m {
+		return nil, fmt.Errorf("%w: block %d coded %d+%d, drive is %d+%d", ErrDamaged, blk.Index, blk.DataShards, blk.ParityShards, b.k, b.m)
+	}
+	locs := make([]netclient.ShardLoc, 0, len(blk.Shards))
+	for _, s := range blk.Shards {
+		id, err := format.ParseNodeID(s.NodeID)
+		if err != nil {
+			return nil, fmt.Errorf("%w: block %d shard %d: %w", ErrDamaged, blk.Index, s.Index, err)
+		}
+		if s.Index < 0 || s.Index >= b.k+b.m {
+			return nil, fmt.Errorf("%w: block %d names shard %d of %d", ErrDamaged, blk.Index, s.Index, b.k+b.m)
+		}
+		locs = append(locs, netclient.ShardLoc{Shard: s.Index, Root: s.Root, Farmer: id})
+	}
+	pieces, err := b.net.Fetch(ctx, locs, b.k, 0, -1)
+	if err != nil {
+		return nil, fmt.Errorf("load block %d: %w: %w", blk.Index, ErrUnavailable, err)
+	}
+	if len(pieces) != b.k+b.m {
+		return nil, fmt.Errorf("load block %d: network returned %d pieces, want %d", blk.Index, len(pieces), b.k+b.m)
+	}
+	for i, p := range pieces {
+		if p != nil && len(p) != blk.ShardLen {
+			return nil, fmt.Errorf("%w: block %d shard %d is %d bytes, metadata says %d", ErrDamaged, blk.Index, i, len(p), blk.ShardLen)
+		}
+	}
+	ad := crypto.BlockAD{FileID: f.ID, Block: uint64(blk.Index), Version: blk.Version}
+	plain, err := b.codec.decode(f.Sealer, ad, pieces, blk.SealedLen, blk.PlainLen)
+	if err != nil {
+		return nil, fmt.Errorf("load block %d: %w", blk.Index, err)
+	}
+	return plain, nil
+}
+
+// CollectGarbage deletes up to limit queued shards from their farmers and
+// reports how many went. A farmer that is down keeps its rows for next time.
+//
+// Until the metadata is backed up to the network (a later issue), nothing
+// outside this machine can refer to a garbage shard, so it may go at once.
+func (b *Blocks) CollectGarbage(ctx context.Context, limit int) (int, error) {
+	var refs []cache.ShardRef
+	if err := b.db.View(ctx, func(tx *cache.Tx) (err error) {
+		refs, err = tx.Garbage(limit)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	deleted := 0
+	for _, r := range refs {
+		id, err := format.ParseNodeID(r.NodeID)
+		if err != nil {
+			return deleted, err
+		}
+		derr := b.net.Delete(ctx, id, r.Root)
+		if derr != nil && !errors.Is(derr, format.ErrNotFound) {
+			b.log.Warn("delete shard failed; will retry", "farmer", r.NodeID, "err", derr)
+			if err := b.db.Update(ctx, func(tx *cache.Tx) error { return tx.GarbageFailed(r.ID) }); err != nil {
+				return deleted, err
+			}
+			continue
+		}
+		if err := b.db.Update(ctx, func(tx *cache.Tx) error { return tx.GarbageDone(r.ID) }); err != nil {
+			return deleted, err
+		}
+		deleted++
+	}
+	return deleted, nil
+}
