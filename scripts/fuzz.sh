@@ -7,7 +7,7 @@ grep -rl --include='*_test.go' '^func Fuzz' . | while read -r f; do
 	pkg=./$(dirname "${f#./}")
 	for fn in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed 's/^func //'); do
 		echo "fuzz $pkg $fn ($t)"
-		go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$t" "$pkg" >/tmp/fuzz.$$.log 2>&1 || { cat /tmp/fuzz.$$.log; exit 1; }
+		go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$t" -fuzzminimizetime 1s "$pkg" >/tmp/fuzz.$$.log 2>&1 || { cat /tmp/fuzz.$$.log; exit 1; }
 	done
 done
 rm -f /tmp/fuzz.$$.log
