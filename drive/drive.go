@@ -108,8 +108,7 @@ func (d *Drive) ReadDir(ctx context.Context, p string) (ents []cache.Dirent, err
 }
 
 // Remove deletes the file, symlink or empty directory at p. The shards of a
-// file's last link are deleted from the farmers right away where they
-// answer, and later where they do not.
+// file's last link become garbage (see CollectGarbage).
 func (d *Drive) Remove(ctx context.Context, p string) error {
 	dir, name := path.Split(path.Clean(p))
 	if name == "" {
@@ -125,10 +124,7 @@ func (d *Drive) Remove(ctx context.Context, p string) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return d.CollectGarbage(ctx)
+	return err
 }
 
 // CollectGarbage deletes every queued shard it can from the farmers.

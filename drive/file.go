@@ -119,11 +119,6 @@ func (d *Drive) Put(ctx context.Context, p string, r io.Reader, attr Attr) (cach
 	if err != nil {
 		return in, fmt.Errorf("put %s: %w", p, err)
 	}
-	// The replaced version's shards are garbage now; deleting them is
-	// best effort and retried later.
-	if err := d.CollectGarbage(ctx); err != nil {
-		d.cfg.Logger.Warn("garbage collection after put", "err", err)
-	}
 	return in, nil
 }
 

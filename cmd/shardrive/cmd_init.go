@@ -50,6 +50,9 @@ func newInitCommand(g *globals) *cobra.Command {
 
 func runInit(ctx context.Context, o initOptions, g *globals) error {
 	h := g.home()
+	if _, err := os.Stat(h.dbPath()); err == nil {
+		return fmt.Errorf("%s: %w", h.state, errDriveExists)
+	}
 	bs, err := humanize.ParseBytes(o.blockSize)
 	if err != nil {
 		return fmt.Errorf("%w: --block-size %q: %w", errUsage, o.blockSize, err)
@@ -68,9 +71,6 @@ func runInit(ctx context.Context, o initOptions, g *globals) error {
 	if len(addrs) < cfg.DataShards+cfg.ParityShards {
 		return fmt.Errorf("%w: %d farmers given; a %d+%d drive puts each shard of a block on a different farmer, so it needs at least %d",
 			errUsage, len(addrs), cfg.DataShards, cfg.ParityShards, cfg.DataShards+cfg.ParityShards)
-	}
-	if _, err := os.Stat(h.dbPath()); err == nil {
-		return fmt.Errorf("%s: %w", h.state, errDriveExists)
 	}
 	if err := os.MkdirAll(h.state, 0o700); err != nil {
 		return err

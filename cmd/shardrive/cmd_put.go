@@ -68,5 +68,6 @@ func runPut(ctx context.Context, g *globals, local, dst string) error {
 		return err
 	}
 	g.log.Info("stored", "path", dst, "bytes", in.Size)
+	s.collectGarbage(ctx, g)
 	return nil
 }

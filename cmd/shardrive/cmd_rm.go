@@ -35,9 +35,15 @@ func runRm(ctx context.Context, g *globals, o rmOptions, p string) error {
 	}
 	defer s.Close(context.WithoutCancel(ctx))
 	if o.recursive {
-		return removeAll(ctx, s, p)
+		err = removeAll(ctx, s, p)
+	} else {
+		err = s.drive.Remove(ctx, p)
 	}
-	return s.drive.Remove(ctx, p)
+	if err != nil {
+		return err
+	}
+	s.collectGarbage(ctx, g)
+	return nil
 }
 
 func removeAll(ctx context.Context, s *session, p string) error {

@@ -27,7 +27,7 @@ type home struct {
 }
 
 func (g *globals) home() home {
-	dir := g.home
+	dir := g.homeFlag
 	if dir == "" {
 		dir = os.Getenv("SHARDRIVE_HOME")
 	}
@@ -126,6 +126,14 @@ func openSession(ctx context.Context, g *globals, mode access) (_ *session, err 
 		return nil, err
 	}
 	return s, nil
+}
+
+// collectGarbage deletes the shards that no metadata refers to any more
+// from the farmers that answer; the rest stay queued for the next command.
+func (s *session) collectGarbage(ctx context.Context, g *globals) {
+	if err := s.drive.CollectGarbage(ctx); err != nil {
+		g.log.Warn("some unused shards could not be deleted yet; they will be retried", "err", err)
+	}
 }
 
 // Close saves what was learned about the farmers and releases the home.

@@ -15,9 +15,9 @@ import (
 
 // globals are the flags every subcommand shares.
 type globals struct {
-	home    string
-	verbose int
-	log     *slog.Logger
+	homeFlag string
+	verbose  int
+	log      *slog.Logger
 }
 
 func main() {
@@ -54,7 +54,7 @@ func newRootCommand(g *globals) *cobra.Command {
 			g.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 		},
 	}
-	root.PersistentFlags().StringVar(&g.home, "home", "", "drive home directory (default $SHARDRIVE_HOME, else the XDG directories)")
+	root.PersistentFlags().StringVar(&g.homeFlag, "home", "", "drive home directory (default $SHARDRIVE_HOME, else the XDG directories)")
 	root.PersistentFlags().CountVarP(&g.verbose, "verbose", "v", "log more (-v info, -vv debug) to stderr")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %w", errUsage, err)
