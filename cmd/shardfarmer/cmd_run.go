@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/adrg/xdg"
+	"github.com/dustin/go-humanize"
+	"github.com/spf13/cobra"
+
+	"github.com/shardrive/shardrive/farmer"
+)
+
+// shutdownTimeout bounds how long a signal-triggered shutdown lets requests
+// in flight finish before cutting their connections.
+const shutdownTimeout = 30 * time.Second
+
+// RunOptions are the flags of "shardfarmer run".
+type RunOptions struct {
+	Dir          string
+	Listen       string
+	Advertise    string
+	Capacity     string
+	AccountQuota string
+	MaxShardSize string
+}
+
+func defaultDir() string { return filepath.Join(xdg.DataHome, "shardfarmer") }
+
+// AddFlags registers the options on fs.
+func (o *RunOptions) AddFlags(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&o.Dir, "dir", defaultDir(), "data directory: identity, index and shards (created 0700)")
+	fs.StringVar(&o.Listen, "listen", "127.0.0.1:7001", "host:port to listen on (port 0: any free port)")
+	fs.StringVar(&o.Advertise, "advertise", "", "host:port clients should dial, if not the listen address")
+	fs.StringVar(&o.Capacity, "capacity", "10GiB", "most shard bytes to store, all accounts together (e.g. 500MiB, 20GiB)")
+	fs.StringVar(&o.AccountQuota, "account-quota", "0", "most shard bytes one account may store; 0: only --capacity limits")
+	fs.StringVar(&o.MaxShardSize, "max-shard-size", "64MiB", "largest shard accepted (at most 64MiB)")
+}
+
+func newRunCommand(g *globals, stop func()) *cobra.Command {
+	opts := &RunOptions{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Serve shards until SIGINT or SIGTERM",
+		Long: `Run opens the data directory (creating it and the farmer's identity on first
+start), listens, prints one line "farmer ready: NODEID@HOST:PORT" to stdout,
+and serves until SIGINT or SIGTERM, then shuts down gracefully: uploads in
+flight are finished, the index is closed, and the exit code is 0. A second
+signal kills the process at once. Logs go to stderr.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRun(cmd.Context(), opts, g, stop)
+		},
+	}
+	opts.AddFlags(cmd)
+	return cmd
+}
+
+// parseSize parses a human size flag (humanize: "20GiB", "500MB", "1024").
+func parseSize(flag, s string) (int64, error) {
+	n, err := humanize.ParseBytes(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: --%s %q: want a size such as 500MiB, 20GiB or 1048576", errUsage, flag, s)
+	}
+	if n > math.MaxInt64 {
+		return 0, fmt.Errorf("%w: --%s %q is too large", errUsage, flag, s)
+	}
+	return int64(n), nil
+}
+
+// config turns the flags into a farmer.Config.
+func (o *RunOptions) config() (farmer.Config, error) {
+	cfg := farmer.NewConfig()
+	cfg.Dir = o.Dir
+	cfg.Advertise = o.Advertise
+	cfg.Software = "shardfarmer " + version
+	var err error
+	if cfg.Capacity, err = parseSize("capacity", o.Capacity); err != nil {
+		return cfg, err
+	}
+	if cfg.AccountQuota, err = parseSize("account-quota", o.AccountQuota); err != nil {
+		return cfg, err
+	}
+	if cfg.MaxShardSize, err = parseSize("max-shard-size", o.MaxShardSize); err != nil {
+		return cfg, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return cfg, nil
+}
+
+func runRun(ctx context.Context, opts *RunOptions, g *globals, stop func()) error {
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	cfg, err := opts.config()
+	if err != nil {
+		return err
+	}
+	if opts.Dir == "" {
+		return fmt.Errorf("%w: --dir is empty", errUsage)
+	}
+	f, err := farmer.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		_ = f.Shutdown(context.Background())
+		return fmt.Errorf("%w: %w", errListen, err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- f.Serve(ln) }()
+	host := ln.Addr().String()
+	if cfg.Advertise != "" {
+		host = cfg.Advertise
+	} else if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		log.Warn("listening on all interfaces without --advertise: the printed address is not routable; "+
+			"clients need --advertise HOST:PORT", "listen", host)
+	}
+	addr := f.ID().String() + "@" + host
+	log.Info("farmer listening", "address", addr, "dir", cfg.Dir, "capacity", humanize.IBytes(uint64(cfg.Capacity)))
+	fmt.Fprintf(g.stdout, "farmer ready: %s\n", addr)
+
+	select {
+	case err := <-served:
+		// Serve ended without a shutdown request: a listener failure.
+		_ = f.Shutdown(context.Background())
+		if err == nil {
+			err = errors.New("server stopped unexpectedly")
+		}
+		return err
+	case <-ctx.Done():
+	}
+	stop()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := f.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-served; err != nil {
+		return err
+	}
+	log.Info("farmer stopped")
+	return nil
+}

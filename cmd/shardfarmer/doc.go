@@ -1,0 +1,42 @@
+// Command shardfarmer runs a Shardrive storage node ("farmer").
+//
+//	shardfarmer run --dir D --listen 127.0.0.1:7001 --capacity 20GiB \
+//	    [--advertise HOST:PORT] [--account-quota SIZE] [--max-shard-size SIZE]
+//	shardfarmer id --dir D [--advertise HOST:PORT]
+//
+// run opens the data directory D (created 0700; on first start it creates
+// D/identity, the node's ed25519 seed, mode 0600, kept forever), listens,
+// and prints exactly one line to stdout:
+//
+//	farmer ready: NODEID@HOST:PORT
+//
+// HOST:PORT is --advertise if given, else the address actually bound (so
+// --listen 127.0.0.1:0 reports the port chosen). A wildcard --listen such
+// as :7001 without --advertise prints an unroutable address, and a warning
+// says so on stderr. Everything else goes to stderr as slog records
+// (--log-level, --log-format); logs never carry keys or request bodies.
+// SIGINT or SIGTERM shuts down gracefully (requests in flight finish, for
+// at most 30 s; the index is closed) and exits 0; a second signal kills the
+// process at once.
+//
+// Sizes take humanize forms: 500MiB, 20GiB, 1.5TB, or bytes.
+//
+// id prints the node ID (with --advertise, the full address) from D's
+// identity without opening anything else; it works while run is running.
+//
+// # Exit codes
+//
+// Exit codes are API; scripts and service managers may branch on them.
+//
+//	code  meaning
+//	0     success; run stopped by SIGINT/SIGTERM and shut down cleanly
+//	1     any other failure: the server failed, shutdown was unclean
+//	2     usage: unknown command or flag, bad size, invalid configuration
+//	3     data directory unusable: in use by another farmer, identity
+//	      missing (id) or malformed or readable by others, index written
+//	      by a newer farmer, I/O error opening it
+//	4     cannot listen on --listen (address in use, permission)
+//
+// The wire protocol is in docs/format/wire.md, the data directory's files
+// in docs/format/farmer.md.
+package main

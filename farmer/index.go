@@ -1,0 +1,274 @@
+package farmer
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+
+	"github.com/shardrive/shardrive/core/format"
+	"github.com/shardrive/shardrive/core/merkle"
+)
+
+// The index, <data dir>/farmer.db, is a SQLite database in WAL mode. The
+// shard files are the source of truth; the index is a cache of them that
+// the start-up reconciliation rebuilds, plus the accounting the files
+// cannot hold (egress, byte-hours). synchronous=NORMAL is therefore enough:
+// a power cut can lose the last commits, and reconciliation restores the
+// shard rows from the files; only recent egress counts could be lost.
+//
+// Its schema version is PRAGMA user_version; migrations[i] upgrades
+// version i to i+1, in one transaction that also sets the version.
+var migrations = []string{
+	// 0 -> 1
+	`CREATE TABLE accounts (
+		id           INTEGER PRIMARY KEY,
+		key          BLOB NOT NULL UNIQUE CHECK (length(key) = 32),
+		created_unix INTEGER NOT NULL
+	);
+	CREATE TABLE shards (
+		account    INTEGER NOT NULL REFERENCES accounts(id),
+		root       BLOB NOT NULL CHECK (length(root) = 32),
+		size       INTEGER NOT NULL CHECK (size >= 0),
+		created_ms INTEGER NOT NULL,
+		corrupt    INTEGER NOT NULL DEFAULT 0,
+		PRIMARY KEY (account, root)
+	) WITHOUT ROWID;
+	-- Per-account accounting. stored_bytes and shard_count mirror the shards
+	-- table (reconciliation recomputes them); the rest only grow.
+	CREATE TABLE usage (
+		account       INTEGER PRIMARY KEY REFERENCES accounts(id),
+		stored_bytes  INTEGER NOT NULL DEFAULT 0,
+		shard_count   INTEGER NOT NULL DEFAULT 0,
+		ingress_bytes INTEGER NOT NULL DEFAULT 0,
+		egress_bytes  INTEGER NOT NULL DEFAULT 0,
+		byte_hours    REAL    NOT NULL DEFAULT 0,
+		accrued_unix  INTEGER NOT NULL
+	);`,
+}
+
+// ErrSchemaTooNew reports an index written by a newer farmer.
+var ErrSchemaTooNew = fmt.Errorf("%w: index schema is newer than this program", ErrDataDir)
+
+// index wraps the SQLite database. Methods are safe for concurrent use.
+type index struct {
+	db *sql.DB
+}
+
+func openIndex(ctx context.Context, path string) (*index, error) {
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", "NORMAL")
+	q.Set("_busy_timeout", "10000")
+	q.Set("_foreign_keys", "on")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite3", "file:"+url.PathEscape(path)+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open index: %w", err)
+	}
+	db.SetMaxOpenConns(8)
+	ix := &index{db: db}
+	if err := ix.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return ix, nil
+}
+
+func (ix *index) Close() error { return ix.db.Close() }
+
+func (ix *index) migrate(ctx context.Context) error {
+	var have int
+	if err := ix.db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&have); err != nil {
+		return fmt.Errorf("index schema version: %w", err)
+	}
+	if have > len(migrations) {
+		return fmt.Errorf("%w: want at most %d, have %d", ErrSchemaTooNew, len(migrations), have)
+	}
+	for v := have; v < len(migrations); v++ {
+		err := ix.tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, v+1))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate index to version %d: %w", v+1, err)
+		}
+	}
+	return nil
+}
+
+// tx runs f in a transaction, committing if it returns nil.
+func (ix *index) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := ix.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// shardRow is one indexed shard.
+type shardRow struct {
+	size    int64
+	created time.Time
+	corrupt bool
+}
+
+// shard returns the row of (acct, root); sql.ErrNoRows if there is none.
+func (ix *index) shard(ctx context.Context, acct format.AccountID, root merkle.Root) (shardRow, error) {
+	var r shardRow
+	var ms int64
+	err := ix.db.QueryRowContext(ctx, `SELECT s.size, s.created_ms, s.corrupt FROM shards s
+		JOIN accounts a ON a.id = s.account WHERE a.key = ? AND s.root = ?`, acct[:], root[:]).Scan(&r.size, &ms, &r.corrupt)
+	r.created = time.UnixMilli(ms).UTC()
+	return r, err
+}
+
+// ensureAccount returns the id of acct's row, creating it and its usage
+// row if needed.
+func ensureAccount(ctx context.Context, tx *sql.Tx, acct format.AccountID, now time.Time) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, `SELECT id FROM accounts WHERE key = ?`, acct[:]).Scan(&id)
+	if err == nil {
+		return id, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO accounts (key, created_unix) VALUES (?, ?)`, acct[:], now.Unix())
+	if err != nil {
+		return 0, err
+	}
+	if id, err = res.LastInsertId(); err != nil {
+		return 0, err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO usage (account, accrued_unix) VALUES (?, ?)`, id, now.Unix())
+	return id, err
+}
+
+// accrueSQL adds the byte-hours stored since accrued_unix; callers bind the
+// current Unix time as :now.
+const accrueSQL = `byte_hours = byte_hours + stored_bytes * max(0, :now - accrued_unix) / 3600.0, accrued_unix = :now`
+
+// addShard records a new shard, or clears the corrupt mark of a re-upload.
+func (ix *index) addShard(ctx context.Context, acct format.AccountID, root merkle.Root, size int64, now time.Time) error {
+	return ix.tx(ctx, func(tx *sql.Tx) error {
+		id, err := ensureAccount(ctx, tx, acct, now)
+		if err != nil {
+			return err
+		}
+		var exists int
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM shards WHERE account = ? AND root = ?`, id, root[:]).Scan(&exists)
+		switch {
+		case err == nil:
+			_, err = tx.ExecContext(ctx, `UPDATE shards SET corrupt = 0 WHERE account = ? AND root = ?`, id, root[:])
+			return err
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO shards (account, root, size, created_ms) VALUES (?, ?, ?, ?)`,
+			id, root[:], size, now.UnixMilli()); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE usage SET `+accrueSQL+`, stored_bytes = stored_bytes + :size,
+			shard_count = shard_count + 1, ingress_bytes = ingress_bytes + :size WHERE account = :id`,
+			sql.Named("id", id), sql.Named("now", now.Unix()), sql.Named("size", size))
+		return err
+	})
+}
+
+// removeShard deletes a shard's row and returns whether there was one.
+func (ix *index) removeShard(ctx context.Context, acct format.AccountID, root merkle.Root, now time.Time) (bool, error) {
+	var removed bool
+	err := ix.tx(ctx, func(tx *sql.Tx) error {
+		var id, size int64
+		err := tx.QueryRowContext(ctx, `SELECT s.account, s.size FROM shards s JOIN accounts a ON a.id = s.account
+			WHERE a.key = ? AND s.root = ?`, acct[:], root[:]).Scan(&id, &size)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM shards WHERE account = ? AND root = ?`, id, root[:]); err != nil {
+			return err
+		}
+		removed = true
+		_, err = tx.ExecContext(ctx, `UPDATE usage SET `+accrueSQL+`, stored_bytes = stored_bytes - :size,
+			shard_count = shard_count - 1 WHERE account = :id`,
+			sql.Named("id", id), sql.Named("now", now.Unix()), sql.Named("size", size))
+		return err
+	})
+	return removed, err
+}
+
+// markCorrupt flags a shard whose stored bytes failed their check.
+func (ix *index) markCorrupt(ctx context.Context, acct format.AccountID, root merkle.Root) error {
+	_, err := ix.db.ExecContext(ctx, `UPDATE shards SET corrupt = 1
+		WHERE root = ? AND account = (SELECT id FROM accounts WHERE key = ?)`, root[:], acct[:])
+	return err
+}
+
+// accountUsage is one account's row of the usage table.
+type accountUsage struct {
+	stored, shards, egress int64
+}
+
+// usage returns acct's accounting; zero for an unknown account.
+func (ix *index) usage(ctx context.Context, acct format.AccountID) (accountUsage, error) {
+	var u accountUsage
+	err := ix.db.QueryRowContext(ctx, `SELECT u.stored_bytes, u.shard_count, u.egress_bytes FROM usage u
+		JOIN accounts a ON a.id = u.account WHERE a.key = ?`, acct[:]).Scan(&u.stored, &u.shards, &u.egress)
+	if errors.Is(err, sql.ErrNoRows) {
+		return accountUsage{}, nil
+	}
+	return u, err
+}
+
+// storedByAccount returns every account's stored bytes.
+func (ix *index) storedByAccount(ctx context.Context) (map[format.AccountID]int64, error) {
+	rows, err := ix.db.QueryContext(ctx, `SELECT a.key, u.stored_bytes FROM usage u JOIN accounts a ON a.id = u.account`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[format.AccountID]int64)
+	for rows.Next() {
+		var key []byte
+		var n int64
+		if err := rows.Scan(&key, &n); err != nil {
+			return nil, err
+		}
+		var a format.AccountID
+		if len(key) != len(a) {
+			return nil, fmt.Errorf("account key of %d bytes in index", len(key))
+		}
+		copy(a[:], key)
+		out[a] = n
+	}
+	return out, rows.Err()
+}
+
+// flush adds egress counts and accrues every account's byte-hours up to now.
+func (ix *index) flush(ctx context.Context, egress map[format.AccountID]int64, now time.Time) error {
+	return ix.tx(ctx, func(tx *sql.Tx) error {
+		for acct, n := range egress {
+			if _, err := tx.ExecContext(ctx, `UPDATE usage SET egress_bytes = egress_bytes + ?
+				WHERE account = (SELECT id FROM accounts WHERE key = ?)`, n, acct[:]); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE usage SET `+accrueSQL, sql.Named("now", now.Unix()))
+		return err
+	})
+}
