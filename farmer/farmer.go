@@ -60,6 +60,10 @@ type Farmer struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// wrap, set only by test harnesses before Serve, stands between the
+	// listener and the API (see StartLiar).
+	wrap func(http.Handler) http.Handler
 }
 
 // New opens (creating on first start) the data directory cfg.Dir: it takes
@@ -189,8 +193,12 @@ func (f *Farmer) Serve(ln net.Listener) error {
 		host = ln.Addr().String()
 	}
 	f.addr = format.Address{ID: f.id, Host: host}
+	var api http.Handler = &handler{f: f}
+	if f.wrap != nil {
+		api = f.wrap(api)
+	}
 	f.srv = &http.Server{
-		Handler:           &handler{f: f},
+		Handler:           api,
 		ReadHeaderTimeout: f.cfg.ReadHeaderTimeout,
 		ReadTimeout:       f.cfg.ReadTimeout,
 		WriteTimeout:      f.cfg.WriteTimeout,

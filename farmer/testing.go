@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -17,6 +18,11 @@ import (
 // carries the farmer's identity for pinning.
 func StartTest(tb testing.TB, cfg Config) (*Farmer, format.Address) {
 	tb.Helper()
+	return startTest(tb, cfg, nil)
+}
+
+func startTest(tb testing.TB, cfg Config, wrap func(http.Handler) http.Handler) (*Farmer, format.Address) {
+	tb.Helper()
 	if cfg == (Config{}) {
 		cfg = NewConfig()
 		cfg.Capacity = 1 << 30
@@ -28,6 +34,7 @@ func StartTest(tb testing.TB, cfg Config) (*Farmer, format.Address) {
 	if err != nil {
 		tb.Fatalf("start test farmer: %v", err)
 	}
+	f.wrap = wrap
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		f.Shutdown(context.Background())
