@@ -33,18 +33,90 @@ func (t *Tx) DropPending(ids ...int64) error {
 	return nil
 }
 
-// AbandonPending turns every pending shard into garbage. Call it when no
-// write can be in flight: at startup, with the home locked.
+// AddIntent records that a shard with this root is about to be uploaded,
+// to farmers not yet known. Resolve it with DropIntents once every upload
+// attempt is accounted for, or IntentsToGarbage when some may not be.
+func (t *Tx) AddIntent(root [32]byte) (int64, error) {
+	res, err := t.exec("INSERT INTO intents(root, added) VALUES(?, ?)", root[:], time.Now().UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("record upload intent: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+// DropIntents forgets intents whose uploads are all accounted for.
+func (t *Tx) DropIntents(ids ...int64) error {
+	for _, id := range ids {
+		if _, err := t.exec("DELETE FROM intents WHERE id = ?", id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PendingToGarbage turns the given pending shards into garbage: their
+// write failed and will not commit.
+func (t *Tx) PendingToGarbage(ids ...int64) error {
+	for _, id := range ids {
+		if _, err := t.exec("INSERT INTO garbage(farmer, root, added) SELECT farmer, root, added FROM pending WHERE id = ?", id); err != nil {
+			return err
+		}
+		if _, err := t.exec("DELETE FROM pending WHERE id = ?", id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// IntentsToGarbage resolves intents whose uploads may have landed anywhere:
+// each root becomes garbage on every farmer but the one keep names for it
+// (farmers.id; the placement the caller journals as pending).
+func (t *Tx) IntentsToGarbage(ids []int64, keep map[[32]byte]int64) error {
+	now := time.Now().UnixNano()
+	for _, id := range ids {
+		var root []byte
+		if err := t.queryRow("SELECT root FROM intents WHERE id = ?", id).Scan(&root); err != nil {
+			return notFound(err, fmt.Sprintf("intent %d", id))
+		}
+		var r [32]byte
+		copy(r[:], root)
+		kept, ok := keep[r]
+		if !ok {
+			kept = -1
+		}
+		if _, err := t.exec("INSERT INTO garbage(farmer, root, added) SELECT id, ?, ? FROM farmers WHERE id != ?",
+			root, now, kept); err != nil {
+			return err
+		}
+		if _, err := t.exec("DELETE FROM intents WHERE id = ?", id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AbandonPending turns every pending shard, and every shard an unresolved
+// intent may have put on any farmer, into garbage. Call it when no write can
+// be in flight: at startup, with the home locked. It returns how many
+// garbage entries it made.
 func (t *Tx) AbandonPending() (int, error) {
 	res, err := t.exec("INSERT INTO garbage(farmer, root, added) SELECT farmer, root, added FROM pending")
 	if err != nil {
 		return 0, fmt.Errorf("abandon pending shards: %w", err)
 	}
+	n, _ := res.RowsAffected()
 	if _, err := t.exec("DELETE FROM pending"); err != nil {
 		return 0, err
 	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+	res, err = t.exec("INSERT INTO garbage(farmer, root, added) SELECT f.id, i.root, i.added FROM intents i CROSS JOIN farmers f")
+	if err != nil {
+		return 0, fmt.Errorf("abandon upload intents: %w", err)
+	}
+	m, _ := res.RowsAffected()
+	if _, err := t.exec("DELETE FROM intents"); err != nil {
+		return 0, err
+	}
+	return int(n + m), nil
 }
 
 // Garbage lists up to limit shards to delete, least-tried first.

@@ -94,6 +94,15 @@ CREATE TABLE garbage (
 	tries  INTEGER NOT NULL DEFAULT 0
 );
 `,
+	// v2: upload intents. A shard is journalled before its upload starts,
+	// because an upload the client gave up on may still land on a farmer.
+	`
+CREATE TABLE intents (
+	id    INTEGER PRIMARY KEY,
+	root  BLOB NOT NULL,
+	added INTEGER NOT NULL
+);
+`,
 }
 
 // SchemaVersion is the user_version this binary writes.

@@ -27,7 +27,7 @@ type Config struct {
 // NewConfig returns the defaults.
 func NewConfig() Config {
 	return Config{
-		Concurrency: max(4, runtime.GOMAXPROCS(0)),
+		Concurrency: max(8, runtime.GOMAXPROCS(0)),
 		UID:         uint32(os.Getuid()),
 		GID:         uint32(os.Getgid()),
 		Logger:      slog.New(slog.DiscardHandler),
@@ -48,7 +48,7 @@ func (c Config) Validate() error {
 // Blocks is what the drive needs of the syncer.
 type Blocks interface {
 	Store(ctx context.Context, f syncer.File, idx int64, plain []byte) (syncer.Stored, error)
-	Load(ctx context.Context, f syncer.File, blk cache.Block) ([]byte, error)
+	Load(ctx context.Context, f syncer.File, blk cache.Block, dst []byte) ([]byte, error)
 	CollectGarbage(ctx context.Context, limit int) (int, error)
 }
 

@@ -223,26 +223,36 @@ func (f *failingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func TestFailedPutKeepsOldContentAndJournalsShards(t *testing.T) {
+func TestFailedPutKeepsOldContentAndLeavesNoOrphans(t *testing.T) {
 	_, addrs := startFarmers(t, 6)
 	d := newTestDrive(t, 4, 2, addrs)
 	bs := d.Settings().BlockSize
 	want := randomBytes(2 * bs)
 	d.put(t, "/f", want)
-	_, err := d.Put(ctx, "/f", &failingReader{r: bytes.NewReader(randomBytes(8 * bs)), n: 5 * bs}, Attr{})
+	_, err := d.Put(ctx, "/f", &failingReader{r: bytes.NewReader(randomBytes(40 * bs)), n: 30 * bs}, Attr{})
 	if err == nil {
 		t.Fatal("put from a failing reader succeeded")
 	}
 	if got, err := d.get(t, "/f"); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("old content after a failed put: %v", err)
 	}
-	var abandoned int
-	d.db.Update(ctx, func(tx *cache.Tx) (err error) { abandoned, err = tx.AbandonPending(); return })
-	if abandoned == 0 {
-		t.Fatal("the shards of the failed put were not journalled")
-	}
+	// What the failed put placed is queued for deletion: once collected, the
+	// farmers hold exactly the shards of the committed file.
 	if err := d.CollectGarbage(ctx); err != nil {
 		t.Fatal(err)
+	}
+	held := int64(0)
+	for _, a := range addrs {
+		c := netclient.NewFarmerClient(a, d.keys.AccountKey(a.ID.PublicKey()), netclient.NewFarmerConfig())
+		info, err := c.Info(ctx)
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		held += info.Account.Shards
+	}
+	if want := int64(2 * 6); held != want {
+		t.Fatalf("farmers hold %d shards after the failed put was cleaned up, want %d (2 blocks x 6)", held, want)
 	}
 }
 

@@ -62,8 +62,7 @@ func (d *Drive) Put(ctx context.Context, p string, r io.Reader, attr Attr) (cach
 
 	stored, size, err := d.storeAll(ctx, f, r)
 	if err != nil {
-		// Placed shards stay journalled as pending: the next start or GC
-		// turns them into garbage.
+		d.abandon(stored)
 		return cache.Inode{}, fmt.Errorf("put %s: %w", p, err)
 	}
 
@@ -117,9 +116,27 @@ func (d *Drive) Put(ctx context.Context, p string, r io.Reader, attr Attr) (cach
 		return tx.UpdateInode(in)
 	})
 	if err != nil {
+		d.abandon(stored)
 		return in, fmt.Errorf("put %s: %w", p, err)
 	}
 	return in, nil
+}
+
+// abandon queues the shards of blocks that will not be committed for
+// deletion. If even that fails they stay pending, and the next start of a
+// writer turns them into garbage.
+func (d *Drive) abandon(stored []syncer.Stored) {
+	err := d.db.Update(context.Background(), func(tx *cache.Tx) error {
+		for _, st := range stored {
+			if err := tx.PendingToGarbage(st.Pending...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		d.cfg.Logger.Warn("could not queue the shards of a failed write for deletion", "err", err)
+	}
 }
 
 // storeAll reads r to the end in blocks and stores every block that is not
@@ -179,20 +196,18 @@ func (d *Drive) storeAll(ctx context.Context, f syncer.File, r io.Reader) ([]syn
 			for j := range jobs {
 				st, err := d.blocks.Store(gctx, f, j.idx, j.buf)
 				free <- j.buf[:cap(j.buf)]
+				mu.Lock()
+				stored = append(stored, st) // even on failure: its pending shards
+				mu.Unlock()
 				if err != nil {
 					return err
 				}
-				mu.Lock()
-				stored = append(stored, st)
-				mu.Unlock()
 			}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, 0, err
-	}
-	return stored, size, nil
+	err := g.Wait()
+	return stored, size, err
 }
 
 // Get writes the content of the file at p into w (which must read as zeros
@@ -225,13 +240,22 @@ func (d *Drive) Get(ctx context.Context, p string, w io.WriterAt) (cache.Inode, 
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(d.cfg.Concurrency)
+	// One plaintext buffer per worker, reused block after block.
+	bufs := make(chan []byte, d.cfg.Concurrency)
+	for range d.cfg.Concurrency {
+		bufs <- nil
+	}
 	for _, b := range blocks {
+		buf := <-bufs
 		g.Go(func() error {
-			plain, err := d.blocks.Load(gctx, f, b)
+			plain, err := d.blocks.Load(gctx, f, b, buf)
 			if err != nil {
+				bufs <- buf
 				return err
 			}
-			if _, err := w.WriteAt(plain, b.Index*int64(d.dc.BlockSize)); err != nil {
+			_, err = w.WriteAt(plain, b.Index*int64(d.dc.BlockSize))
+			bufs <- plain
+			if err != nil {
 				return fmt.Errorf("write: %w", err)
 			}
 			return nil

@@ -46,11 +46,11 @@ type NetworkConfig struct {
 // blocks of a few MiB split into tens of shards.
 func NewNetworkConfig() NetworkConfig {
 	return NetworkConfig{
-		MaxInflightPerFarmer: 4,
+		MaxInflightPerFarmer: 8,
 		MaxInflightBytes:     64 << 20,
 		RequestTimeout:       60 * time.Second,
 		Retries:              3,
-		ExtraReads:           2,
+		ExtraReads:           0,
 		HedgeDelay:           0,
 		DownBackoff:          5 * time.Second,
 		MaxDownBackoff:       10 * time.Minute,

@@ -85,17 +85,38 @@ type Stored struct {
 }
 
 // Store seals, erasure-codes and places block idx of f with a fresh version.
+//
+// Every shard is journalled as an intent before its upload starts and as
+// pending once placed, so neither a crash nor a canceled upload (which may
+// still land on a farmer) leaves a shard nobody will delete.
 func (b *Blocks) Store(ctx context.Context, f File, idx int64, plain []byte) (Stored, error) {
 	var version uint64
+	ad := crypto.BlockAD{FileID: f.ID, Block: uint64(idx)}
+	// Sealing needs the version, and the intents need the roots: take the
+	// version first, in its own small transaction.
 	if err := b.db.Update(ctx, func(tx *cache.Tx) (err error) {
 		version, err = tx.NextVersion()
 		return err
 	}); err != nil {
 		return Stored{}, err
 	}
-	ad := crypto.BlockAD{FileID: f.ID, Block: uint64(idx), Version: version}
+	ad.Version = version
 	enc, err := b.codec.encode(f.Sealer, ad, plain)
 	if err != nil {
+		return Stored{}, err
+	}
+	defer enc.release()
+	var intents []int64
+	if err := b.db.Update(ctx, func(tx *cache.Tx) error {
+		for _, r := range enc.roots {
+			id, err := tx.AddIntent(r)
+			if err != nil {
+				return err
+			}
+			intents = append(intents, id)
+		}
+		return nil
+	}); err != nil {
 		return Stored{}, err
 	}
 	placed, perr := b.net.Place(ctx, enc.shards, enc.roots, b.k+1)
@@ -105,8 +126,10 @@ func (b *Blocks) Store(ctx context.Context, f File, idx int64, plain []byte) (St
 		DataShards: b.k, ParityShards: b.m,
 		NeedsRepair: len(placed) < b.k+b.m,
 	}}
-	// Journal every placement, even on failure, so nothing placed is forgotten.
-	err = b.db.Update(ctx, func(tx *cache.Tx) error {
+	// Journal what was placed even when the caller gave up: the context may
+	// be canceled, the journal must still be written.
+	err = b.db.Update(context.WithoutCancel(ctx), func(tx *cache.Tx) error {
+		keep := make(map[[32]byte]int64, len(placed))
 		for _, p := range placed {
 			fid, ok := b.farmers[p.Farmer]
 			if !ok {
@@ -116,19 +139,24 @@ func (b *Blocks) Store(ctx context.Context, f File, idx int64, plain []byte) (St
 			if err != nil {
 				return err
 			}
+			keep[enc.roots[p.Shard]] = fid
 			st.Pending = append(st.Pending, id)
 			st.Block.Shards = append(st.Block.Shards, cache.Shard{Index: p.Shard, Root: enc.roots[p.Shard], Farmer: fid, NodeID: p.Farmer.String()})
 		}
-		return nil
+		if perr == nil && len(placed) == len(enc.shards) {
+			return tx.DropIntents(intents...)
+		}
+		// Some upload failed or was cut short and may yet have landed.
+		return tx.IntentsToGarbage(intents, keep)
 	})
 	if err != nil {
 		return Stored{}, err
 	}
 	if perr != nil {
-		return Stored{}, fmt.Errorf("store block %d: %w: %w", idx, ErrUnavailable, perr)
+		return st, fmt.Errorf("store block %d: %w: %w", idx, ErrUnavailable, perr)
 	}
 	if len(placed) < b.k+1 {
-		return Stored{}, fmt.Errorf("store block %d: %w: placed %d shards, need %d", idx, ErrUnavailable, len(placed), b.k+1)
+		return st, fmt.Errorf("store block %d: %w: placed %d shards, need %d", idx, ErrUnavailable, len(placed), b.k+1)
 	}
 	if st.Block.NeedsRepair {
 		b.log.Warn("block stored below full redundancy", "shards", len(placed), "want", b.k+b.m)
@@ -136,9 +164,10 @@ func (b *Blocks) Store(ctx context.Context, f File, idx int64, plain []byte) (St
 	return st, nil
 }
 
-// Load fetches any k shards of blk, nearest farmers first, and returns its
-// plaintext.
-func (b *Blocks) Load(ctx context.Context, f File, blk cache.Block) ([]byte, error) {
+// Load fetches any k shards of blk, nearest farmers first, and appends its
+// plaintext to dst[:0] (give it crypto.OpenedSize(blk.PlainLen) capacity to
+// spare an allocation).
+func (b *Blocks) Load(ctx context.Context, f File, blk cache.Block, dst []byte) ([]byte, error) {
 	if blk.DataShards != b.k || blk.ParityShards != b.m {
 		return nil, fmt.Errorf("%w: block %d coded %d+%d, drive is %d+%d", ErrDamaged, blk.Index, blk.DataShards, blk.ParityShards, b.k, b.m)
 	}
@@ -166,7 +195,7 @@ func (b *Blocks) Load(ctx context.Context, f File, blk cache.Block) ([]byte, err
 		}
 	}
 	ad := crypto.BlockAD{FileID: f.ID, Block: uint64(blk.Index), Version: blk.Version}
-	plain, err := b.codec.decode(f.Sealer, ad, pieces, blk.SealedLen, blk.PlainLen)
+	plain, err := b.codec.decode(dst, f.Sealer, ad, pieces, blk.SealedLen, blk.PlainLen)
 	if err != nil {
 		return nil, fmt.Errorf("load block %d: %w", blk.Index, err)
 	}

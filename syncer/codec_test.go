@@ -45,7 +45,7 @@ func TestCodecRoundTripAnyK(t *testing.T) {
 						pieces[i] = bytes.Clone(enc.shards[i])
 					}
 				}
-				got, err := c.decode(s, ad, pieces, enc.sealedLen, size)
+				got, err := c.decode(nil, s, ad, pieces, enc.sealedLen, size)
 				if err != nil || !bytes.Equal(got, plain) {
 					t.Fatalf("size %d without shards %d,%d: %v", size, a, b, err)
 				}
@@ -68,11 +68,11 @@ func TestCodecRefusesWrongPlace(t *testing.T) {
 		"older version": {FileID: ad.FileID, Block: 1, Version: 4},
 		"other file":    {FileID: crypto.NewFileID(), Block: 1, Version: 5},
 	} {
-		if _, err := c.decode(s, other, enc.shards, enc.sealedLen, len(plain)); !errors.Is(err, ErrDamaged) {
+		if _, err := c.decode(nil, s, other, enc.shards, enc.sealedLen, len(plain)); !errors.Is(err, ErrDamaged) {
 			t.Errorf("%s: %v, want ErrDamaged", name, err)
 		}
 	}
-	if _, err := c.decode(s, ad, enc.shards, enc.sealedLen, len(plain)-crypto.SegmentSize); !errors.Is(err, ErrDamaged) {
+	if _, err := c.decode(nil, s, ad, enc.shards, enc.sealedLen, len(plain)-crypto.SegmentSize); !errors.Is(err, ErrDamaged) {
 		t.Errorf("length lie: %v, want ErrDamaged", err)
 	}
 }
@@ -105,9 +105,11 @@ func BenchmarkEncodePipeline(b *testing.B) {
 	plain := make([]byte, benchBlock)
 	b.SetBytes(benchBlock)
 	for b.Loop() {
-		if _, err := c.encode(s, crypto.BlockAD{}, plain); err != nil {
+		enc, err := c.encode(s, crypto.BlockAD{}, plain)
+		if err != nil {
 			b.Fatal(err)
 		}
+		enc.release()
 	}
 }
 
@@ -119,9 +121,11 @@ func BenchmarkEncodePipelineParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		plain := make([]byte, benchBlock)
 		for pb.Next() {
-			if _, err := c.encode(s, crypto.BlockAD{}, plain); err != nil {
+			enc, err := c.encode(s, crypto.BlockAD{}, plain)
+			if err != nil {
 				b.Fatal(err)
 			}
+			enc.release()
 		}
 	})
 }
@@ -136,7 +140,7 @@ func BenchmarkDecodePipeline(b *testing.B) {
 	b.SetBytes(benchBlock)
 	for b.Loop() {
 		pieces := [][]byte{nil, enc.shards[1], nil, enc.shards[3], enc.shards[4], enc.shards[5]}
-		if _, err := c.decode(s, crypto.BlockAD{}, pieces, enc.sealedLen, benchBlock); err != nil {
+		if _, err := c.decode(nil, s, crypto.BlockAD{}, pieces, enc.sealedLen, benchBlock); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/adrg/xdg"
@@ -28,6 +30,7 @@ type RunOptions struct {
 	Capacity     string
 	AccountQuota string
 	MaxShardSize string
+	CPUProfile   string
 }
 
 func defaultDir() string { return filepath.Join(xdg.DataHome, "shardfarmer") }
@@ -41,6 +44,8 @@ func (o *RunOptions) AddFlags(cmd *cobra.Command) {
 	fs.StringVar(&o.Capacity, "capacity", "10GiB", "most shard bytes to store, all accounts together (e.g. 500MiB, 20GiB)")
 	fs.StringVar(&o.AccountQuota, "account-quota", "0", "most shard bytes one account may store; 0: only --capacity limits")
 	fs.StringVar(&o.MaxShardSize, "max-shard-size", "64MiB", "largest shard accepted (at most 64MiB)")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file")
+	fs.MarkHidden("cpuprofile")
 }
 
 func newRunCommand(g *globals, stop func()) *cobra.Command {
@@ -111,6 +116,16 @@ func runRun(ctx context.Context, opts *RunOptions, g *globals, stop func()) erro
 	f, err := farmer.New(cfg, log)
 	if err != nil {
 		return err
+	}
+	if opts.CPUProfile != "" {
+		pf, err := os.Create(opts.CPUProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
 	}
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -15,9 +16,11 @@ import (
 
 // globals are the flags every subcommand shares.
 type globals struct {
-	homeFlag string
-	verbose  int
-	log      *slog.Logger
+	homeFlag    string
+	verbose     int
+	cpuProfile  string
+	stopProfile func()
+	log         *slog.Logger
 }
 
 func main() {
@@ -31,6 +34,9 @@ func run(args []string) int {
 	root := newRootCommand(g)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if g.stopProfile != nil {
+		g.stopProfile()
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "shardrive: %s\n", oneLine(err))
 	}
@@ -52,10 +58,18 @@ func newRootCommand(g *globals) *cobra.Command {
 				level = slog.LevelInfo
 			}
 			g.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			if g.cpuProfile != "" {
+				f, err := os.Create(g.cpuProfile)
+				if err == nil && pprof.StartCPUProfile(f) == nil {
+					g.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+				}
+			}
 		},
 	}
 	root.PersistentFlags().StringVar(&g.homeFlag, "home", "", "drive home directory (default $SHARDRIVE_HOME, else the XDG directories)")
 	root.PersistentFlags().CountVarP(&g.verbose, "verbose", "v", "log more (-v info, -vv debug) to stderr")
+	root.PersistentFlags().StringVar(&g.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the command to this file")
+	root.PersistentFlags().MarkHidden("cpuprofile")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	})
