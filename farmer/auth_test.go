@@ -55,8 +55,21 @@ func TestFarmerAuthRefusals(t *testing.T) {
 		other := bytes.Clone(data)
 		other[0] ^= 1
 		req.Body = io.NopCloser(bytes.NewReader(other))
-		if status, _, err := a.send(req); status != http.StatusUnauthorized || !errors.Is(err, format.ErrBadSignature) {
-			t.Fatalf("%d %v, want 401 bad signature", status, err)
+		// An upload's signed body hash is its root (format.ShardBodyHash),
+		// so any other body fails the farmer's root check.
+		if status, _, err := a.send(req); status != http.StatusUnprocessableEntity || !errors.Is(err, format.ErrHashMismatch) {
+			t.Fatalf("%d %v, want 422 hash mismatch", status, err)
+		}
+		if _, err := a.get(root, 0, -1); !errors.Is(err, format.ErrNotFound) {
+			t.Fatalf("the altered upload was stored: %v", err)
+		}
+	})
+	t.Run("body added after signing", func(t *testing.T) {
+		req := a.build(http.MethodDelete, shardURL(root), "", nil)
+		req.Body = io.NopCloser(bytes.NewReader([]byte("surprise")))
+		req.ContentLength = 8
+		if status, _, err := a.send(req); status/100 != 4 || err == nil {
+			t.Fatalf("%d %v, want a 4xx refusal", status, err)
 		}
 	})
 	t.Run("query altered after signing", func(t *testing.T) {

@@ -67,12 +67,13 @@ func (h *handler) putShard(w http.ResponseWriter, req request, root merkle.Root)
 	if _, err := io.ReadFull(http.MaxBytesReader(w, r.Body, size), buf); err != nil {
 		return fmt.Errorf("%w: read body: %v", format.ErrBadRequest, err)
 	}
-	if err := req.signed.CheckBody(format.BodyHash(buf)); err != nil {
-		return err
-	}
 	tree := merkle.Build(buf)
 	if got := tree.Root(); got != root {
 		return fmt.Errorf("%w: body hashes to %s, not %s", format.ErrHashMismatch, got, root)
+	}
+	// The signed body hash of an upload is its root (format.ShardBodyHash).
+	if err := req.signed.CheckBody(format.ShardBodyHash(root)); err != nil {
+		return err
 	}
 	tb, err := tree.MarshalBinary()
 	if err != nil {

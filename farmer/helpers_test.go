@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,7 +69,7 @@ func (c *rawClient) build(method, path, query string, body []byte) *http.Request
 		req.Body = http.NoBody
 		req.ContentLength = 0
 	}
-	if err := format.Sign(req, format.BodyHash(body), c.key, c.addr.ID, c.now()); err != nil {
+	if err := format.Sign(req, signedBodyHash(req, body), c.key, c.addr.ID, c.now()); err != nil {
 		c.tb.Fatal(err)
 	}
 	return req
@@ -170,4 +171,15 @@ func testConfig(tb testing.TB) Config {
 // pattern (relative to shards/).
 func filepathGlob(f *Farmer, pattern string) ([]string, error) {
 	return filepath.Glob(filepath.Join(f.store.dir, pattern))
+}
+
+// signedBodyHash is the body hash a client signs for req: the shard root for
+// an upload (format.ShardBodyHash), BLAKE3 of the body otherwise.
+func signedBodyHash(req *http.Request, body []byte) [32]byte {
+	if rest, ok := strings.CutPrefix(req.URL.Path, format.PathPrefix+"/shards/"); ok && req.Method == http.MethodPut {
+		if root, err := merkle.ParseRoot(rest); err == nil {
+			return format.ShardBodyHash(root)
+		}
+	}
+	return format.BodyHash(body)
 }

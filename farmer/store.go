@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/shardrive/shardrive/core/format"
 	"github.com/shardrive/shardrive/core/merkle"
@@ -90,6 +91,10 @@ func parseShardHeader(b []byte) (shardHeader, error) {
 // concurrent use; callers serialize writers of the same shard.
 type store struct {
 	dir string // <data dir>/shards
+	// made holds the fan-out directories known to exist: asking the kernel
+	// to mkdir an existing directory on every upload costs more than the
+	// hashing.
+	made sync.Map
 }
 
 func (s *store) fanDir(acct format.AccountID, root merkle.Root) string {
@@ -114,6 +119,13 @@ func (s *store) write(acct format.AccountID, root merkle.Root, tree, data []byte
 	}
 	dir := s.fanDir(acct, root)
 	tmp, err := os.CreateTemp(dir, tempPrefix)
+	if errors.Is(err, fs.ErrNotExist) { // removed behind our back: make it again
+		s.made.Delete(dir)
+		if err := s.mkdirs(acct, root); err != nil {
+			return err
+		}
+		tmp, err = os.CreateTemp(dir, tempPrefix)
+	}
 	if err != nil {
 		return fmt.Errorf("write shard: %w", err)
 	}
@@ -147,6 +159,9 @@ func (s *store) write(acct format.AccountID, root merkle.Root, tree, data []byte
 // mkdirs creates the account and fan-out directories of a shard, syncing
 // each parent in which it created an entry.
 func (s *store) mkdirs(acct format.AccountID, root merkle.Root) error {
+	if _, ok := s.made.Load(s.fanDir(acct, root)); ok {
+		return nil
+	}
 	parent := s.dir
 	for _, name := range []string{acct.String(), root.String()[:2]} {
 		d := filepath.Join(parent, name)
@@ -160,6 +175,7 @@ func (s *store) mkdirs(acct format.AccountID, root merkle.Root) error {
 		}
 		parent = d
 	}
+	s.made.Store(parent, true)
 	return nil
 }
 

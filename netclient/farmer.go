@@ -162,7 +162,7 @@ func (c *FarmerClient) PutShard(ctx context.Context, root merkle.Root, data []by
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	resp, err := c.do(ctx, http.MethodPut, shardPath(root), nil, data)
+	resp, err := c.do(ctx, http.MethodPut, shardPath(root), nil, data, format.ShardBodyHash(root))
 	if err != nil {
 		return fmt.Errorf("put shard %s on %s: %w", root, c.addr.Host, err)
 	}
@@ -192,7 +192,7 @@ func (c *FarmerClient) GetShard(ctx context.Context, root merkle.Root, off, n in
 	q := url.Values{}
 	q.Set("offset", strconv.FormatInt(off, 10))
 	q.Set("length", strconv.FormatInt(n, 10))
-	resp, err := c.do(ctx, http.MethodGet, shardPath(root), q, nil)
+	resp, err := c.do(ctx, http.MethodGet, shardPath(root), q, nil, format.EmptyBodyHash())
 	if err != nil {
 		return nil, fmt.Errorf("get shard %s from %s: %w", root, c.addr.Host, err)
 	}
@@ -240,7 +240,7 @@ func verifyRange(root merkle.Root, off, n int64, body []byte) ([]byte, error) {
 func (c *FarmerClient) DeleteShard(ctx context.Context, root merkle.Root) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	resp, err := c.do(ctx, http.MethodDelete, shardPath(root), nil, nil)
+	resp, err := c.do(ctx, http.MethodDelete, shardPath(root), nil, nil, format.EmptyBodyHash())
 	if err != nil {
 		return fmt.Errorf("delete shard %s on %s: %w", root, c.addr.Host, err)
 	}
@@ -262,7 +262,7 @@ func shardPath(root merkle.Root) string { return format.PathPrefix + "/shards/" 
 func (c *FarmerClient) getJSON(ctx context.Context, path string, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	resp, err := c.do(ctx, http.MethodGet, path, nil, nil)
+	resp, err := c.do(ctx, http.MethodGet, path, nil, nil, format.EmptyBodyHash())
 	if err != nil {
 		return err
 	}
@@ -280,8 +280,7 @@ func (c *FarmerClient) getJSON(ctx context.Context, path string, v any) error {
 // caller must read or discard. A request refused as expired is signed
 // again on the farmer's clock and sent once more; any other non-2xx answer
 // becomes the error it encodes.
-func (c *FarmerClient) do(ctx context.Context, method, path string, query url.Values, body []byte) (*http.Response, error) {
-	bodyHash := format.BodyHash(body)
+func (c *FarmerClient) do(ctx context.Context, method, path string, query url.Values, body []byte, bodyHash [32]byte) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
 		u := c.base
 		u.Path = path

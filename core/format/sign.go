@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/zeebo/blake3"
+
+	"github.com/shardrive/shardrive/core/merkle"
 )
 
 // Request signing, version 1 (docs/format/wire.md).
@@ -72,6 +74,12 @@ const nonceSize = 16
 // BLAKE3 because the farmer already runs it over every upload to compute
 // the shard's Merkle root, at several GB/s per core.
 func BodyHash(body []byte) [32]byte { return blake3.Sum256(body) }
+
+// ShardBodyHash is the body hash of a shard upload (PUT /v1/shards/{root}):
+// the shard's Merkle root itself, which binds every byte and the length.
+// The farmer computes the root of every upload anyway, and the client knows
+// it, so neither side hashes the body a second time.
+func ShardBodyHash(root merkle.Root) [32]byte { return root }
 
 // emptyBodyHash is BodyHash(nil), what every request without a body signs.
 var emptyBodyHash = BodyHash(nil)
