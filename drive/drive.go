@@ -27,7 +27,7 @@ type Config struct {
 // NewConfig returns the defaults.
 func NewConfig() Config {
 	return Config{
-		Concurrency: max(8, runtime.GOMAXPROCS(0)),
+		Concurrency: max(4, runtime.GOMAXPROCS(0)),
 		UID:         uint32(os.Getuid()),
 		GID:         uint32(os.Getgid()),
 		Logger:      slog.New(slog.DiscardHandler),

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -118,6 +119,7 @@ func (f *farmerProc) stop(t *testing.T) {
 type result struct {
 	stdout, stderr string
 	code           int
+	maxRSS         int64 // bytes
 }
 
 // shardrive runs the CLI with no stdin (unless given) and returns what it printed.
@@ -128,6 +130,9 @@ func shardrive(t *testing.T, home string, stdin io.Reader, args ...string) resul
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &o, &e
 	err := cmd.Run()
 	r := result{stdout: o.String(), stderr: e.String()}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.maxRSS = ru.Maxrss << 10 // Linux reports KiB
+	}
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
 			r.code = ee.ExitCode()
@@ -140,12 +145,20 @@ func shardrive(t *testing.T, home string, stdin io.Reader, args ...string) resul
 
 func mustRun(t *testing.T, home string, args ...string) string {
 	t.Helper()
+	return mustRunR(t, home, args...).stdout
+}
+
+func mustRunR(t *testing.T, home string, args ...string) result {
+	t.Helper()
 	r := shardrive(t, home, nil, args...)
 	if r.code != 0 {
 		t.Fatalf("shardrive %v: exit %d: %s", args, r.code, r.stderr)
 	}
-	return r.stdout
+	return r
 }
+
+// maxClientRSS is the memory bound the client keeps whatever the file size.
+const maxClientRSS = 200 << 20
 
 // network starts n farmers under dir and creates a k+m drive on them.
 func network(t *testing.T, n, k, m int, blockSize string) (home string, farmers []*farmerProc) {
@@ -181,7 +194,9 @@ func randomFile(t *testing.T, dir string, size int) (string, []byte) {
 func TestPutGetSurvivesTwoFarmersDown(t *testing.T) {
 	home, farmers := network(t, 6, 4, 2, "4MiB")
 	src, want := randomFile(t, t.TempDir(), 64<<20)
-	mustRun(t, home, "put", src, "/big/file.bin")
+	if r := mustRunR(t, home, "put", src, "/big/file.bin"); r.maxRSS > maxClientRSS {
+		t.Errorf("put of 64 MiB peaked at %d MiB RSS, the bound is %d MiB", r.maxRSS>>20, maxClientRSS>>20)
+	}
 	if out := mustRun(t, home, "ls", "-l", "/big"); !strings.Contains(out, fmt.Sprint(64<<20)) || !strings.Contains(out, "file.bin") {
 		t.Fatalf("ls -l /big = %q", out)
 	}
@@ -353,5 +368,51 @@ func TestNoPlaintextReachesFarmers(t *testing.T) {
 	}
 	if scanned < len(farmers)*2 {
 		t.Fatalf("scanned only %d files under the farmers", scanned)
+	}
+}
+
+// TestLongHugeFile puts and gets a 4 GiB file (make test-long): the client
+// must stay under its memory bound and the bytes must come back identical.
+func TestLongHugeFile(t *testing.T) {
+	if os.Getenv("SHARDRIVE_LONG") == "" {
+		t.Skip("set SHARDRIVE_LONG=1 (make test-long)")
+	}
+	home, farmers := network(t, 6, 4, 2, "4MiB")
+	const size = 4 << 30
+	src := filepath.Join(t.TempDir(), "huge")
+	f, err := os.Create(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	buf := make([]byte, 8<<20)
+	for written := 0; written < size; written += len(buf) {
+		rand.Read(buf)
+		f.Write(buf)
+		h.Write(buf)
+	}
+	f.Close()
+	want := h.Sum(nil)
+	if r := mustRunR(t, home, "put", src, "/huge"); r.maxRSS > maxClientRSS {
+		t.Errorf("put of 4 GiB peaked at %d MiB RSS, the bound is %d MiB", r.maxRSS>>20, maxClientRSS>>20)
+	}
+	os.Remove(src)
+	farmers[2].stop(t)
+	farmers[3].stop(t)
+	dst := filepath.Join(t.TempDir(), "huge.copy")
+	if r := mustRunR(t, home, "get", "/huge", dst); r.maxRSS > maxClientRSS {
+		t.Errorf("get of 4 GiB peaked at %d MiB RSS, the bound is %d MiB", r.maxRSS>>20, maxClientRSS>>20)
+	}
+	g, err := os.Open(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	h.Reset()
+	if _, err := io.Copy(h, g); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(h.Sum(nil), want) {
+		t.Fatal("4 GiB file read back with two farmers down differs")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -23,7 +24,15 @@ type globals struct {
 	log         *slog.Logger
 }
 
+// memoryLimit is the soft heap limit of the client (unless GOMEMLIMIT says
+// otherwise): transfers are bounded by blocks in flight, and this keeps the
+// garbage collector from letting the heap double past them.
+const memoryLimit = 128 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	os.Exit(run(os.Args[1:]))
 }
 
