@@ -115,3 +115,33 @@ func (t *Tx) dropBlocks(where string, args ...any) error {
 	}
 	return nil
 }
+
+// Block returns the committed block idx of ino, or ErrNotFound for a hole.
+func (t *Tx) Block(ino, idx int64) (Block, error) {
+	b := Block{Ino: ino, Index: idx}
+	err := t.queryRow(`SELECT version, plain_len, sealed_len, shard_len, data_shards, parity_shards, needs_repair
+		FROM blocks WHERE ino = ? AND idx = ?`, ino, idx).Scan(&b.Version, &b.PlainLen, &b.SealedLen, &b.ShardLen,
+		&b.DataShards, &b.ParityShards, &b.NeedsRepair)
+	if err != nil {
+		return b, notFound(err, fmt.Sprintf("block %d of inode %d", idx, ino))
+	}
+	rows, err := t.query(`SELECT s.shard, s.root, s.farmer, f.node_id FROM shards s JOIN farmers f ON f.id = s.farmer
+		WHERE s.ino = ? AND s.idx = ? ORDER BY s.shard`, ino, idx)
+	if err != nil {
+		return b, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s Shard
+		var root []byte
+		if err := rows.Scan(&s.Index, &root, &s.Farmer, &s.NodeID); err != nil {
+			return b, err
+		}
+		if len(root) != len(s.Root) {
+			return b, fmt.Errorf("inode %d block %d shard %d: root is %d bytes, want %d", ino, idx, s.Index, len(root), len(s.Root))
+		}
+		copy(s.Root[:], root)
+		b.Shards = append(b.Shards, s)
+	}
+	return b, rows.Err()
+}

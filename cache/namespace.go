@@ -54,6 +54,7 @@ type Inode struct {
 	FileID              []byte // files only: random, bound into every block's AD
 	FileKey             []byte // files only: the per-file key, wrapped
 	Target              string // symlinks only
+	Inline              []byte // files only: the whole content, when small enough to live in the metadata
 }
 
 // Dirent is one name in a directory.
@@ -97,14 +98,14 @@ func SplitPath(p string) ([]string, error) {
 	return names, nil
 }
 
-const inodeCols = "ino, kind, mode, uid, gid, size, nlink, atime, mtime, ctime, file_id, file_key, target"
+const inodeCols = "ino, kind, mode, uid, gid, size, nlink, atime, mtime, ctime, file_id, file_key, target, inline"
 
 func scanInode(s interface{ Scan(...any) error }, extra ...any) (Inode, error) {
 	var in Inode
 	var atime, mtime, ctime int64
 	var target sql.NullString
 	dest := append([]any{&in.Ino, &in.Kind, &in.Mode, &in.UID, &in.GID, &in.Size, &in.Nlink,
-		&atime, &mtime, &ctime, &in.FileID, &in.FileKey, &target}, extra...)
+		&atime, &mtime, &ctime, &in.FileID, &in.FileKey, &target, &in.Inline}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return in, err
 	}
@@ -173,10 +174,10 @@ func (t *Tx) CreateInode(in Inode) (int64, error) {
 	if in.Kind == KindSymlink {
 		target = in.Target
 	}
-	res, err := t.exec(`INSERT INTO inodes(kind, mode, uid, gid, size, nlink, atime, mtime, ctime, file_id, file_key, target)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	res, err := t.exec(`INSERT INTO inodes(kind, mode, uid, gid, size, nlink, atime, mtime, ctime, file_id, file_key, target, inline)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		in.Kind, in.Mode, in.UID, in.GID, in.Size, selfLinks(in.Kind),
-		in.Atime.UnixNano(), in.Mtime.UnixNano(), in.Ctime.UnixNano(), in.FileID, in.FileKey, target)
+		in.Atime.UnixNano(), in.Mtime.UnixNano(), in.Ctime.UnixNano(), in.FileID, in.FileKey, target, in.Inline)
 	if err != nil {
 		return 0, fmt.Errorf("create inode: %w", err)
 	}
@@ -195,9 +196,9 @@ func selfLinks(k Kind) int {
 // UpdateInode writes back in's attributes (everything but kind and links).
 func (t *Tx) UpdateInode(in Inode) error {
 	res, err := t.exec(`UPDATE inodes SET mode = ?, uid = ?, gid = ?, size = ?, atime = ?, mtime = ?, ctime = ?,
-		file_id = ?, file_key = ? WHERE ino = ?`,
+		file_id = ?, file_key = ?, inline = ? WHERE ino = ?`,
 		in.Mode, in.UID, in.GID, in.Size, in.Atime.UnixNano(), in.Mtime.UnixNano(), in.Ctime.UnixNano(),
-		in.FileID, in.FileKey, in.Ino)
+		in.FileID, in.FileKey, in.Inline, in.Ino)
 	if err != nil {
 		return fmt.Errorf("update inode %d: %w", in.Ino, err)
 	}
@@ -244,6 +245,17 @@ func (t *Tx) Link(parent int64, name string, ino int64) error {
 // the last name of an inode goes, the inode goes too and the shards of its
 // blocks are queued as garbage. It returns the unlinked inode as it was.
 func (t *Tx) Unlink(parent int64, name string) (Inode, error) {
+	return t.unlink(parent, name, nil)
+}
+
+// UnlinkOpen is Unlink for a caller that may hold the inode open: if
+// isOpen says so when its last name goes, the inode stays (with no links)
+// as an orphan until DropOrphan, so its data stays readable until close.
+func (t *Tx) UnlinkOpen(parent int64, name string, isOpen func(ino int64) bool) (Inode, error) {
+	return t.unlink(parent, name, isOpen)
+}
+
+func (t *Tx) unlink(parent int64, name string, isOpen func(int64) bool) (Inode, error) {
 	in, err := t.Lookup(parent, name)
 	if err != nil {
 		return in, err
@@ -267,17 +279,64 @@ func (t *Tx) Unlink(parent int64, name string) (Inode, error) {
 			return in, err
 		}
 	}
-	if in.Nlink-drop > 0 {
-		_, err := t.exec("UPDATE inodes SET nlink = nlink - ? WHERE ino = ?", drop, in.Ino)
-		return in, err
+	if in.Nlink-drop > 0 || (isOpen != nil && isOpen(in.Ino)) {
+		if _, err := t.exec("UPDATE inodes SET nlink = nlink - ? WHERE ino = ?", drop, in.Ino); err != nil {
+			return in, err
+		}
+		if in.Nlink-drop <= 0 {
+			_, err := t.exec("INSERT OR IGNORE INTO orphans(ino) VALUES(?)", in.Ino)
+			return in, err
+		}
+		return in, nil
 	}
-	if err := t.TruncateBlocks(in.Ino, 0); err != nil {
-		return in, err
+	return in, t.dropInode(in.Ino)
+}
+
+// dropInode deletes an inode with no names left; its shards become garbage.
+func (t *Tx) dropInode(ino int64) error {
+	if err := t.TruncateBlocks(ino, 0); err != nil {
+		return err
 	}
-	if _, err := t.exec("DELETE FROM inodes WHERE ino = ?", in.Ino); err != nil {
-		return in, fmt.Errorf("unlink %s: drop inode: %w", name, err)
+	for _, q := range []string{"DELETE FROM cached WHERE ino = ?", "DELETE FROM uploads WHERE ino = ?",
+		"DELETE FROM orphans WHERE ino = ?", "DELETE FROM inodes WHERE ino = ?"} {
+		if _, err := t.exec(q, ino); err != nil {
+			return fmt.Errorf("drop inode %d: %w", ino, err)
+		}
 	}
-	return in, nil
+	return nil
+}
+
+// DropOrphan deletes an unlinked inode once its last user has closed it.
+// An inode that was linked again meanwhile is left alone.
+func (t *Tx) DropOrphan(ino int64) (dropped bool, err error) {
+	in, err := t.Inode(ino)
+	if err != nil {
+		return false, err
+	}
+	if in.Nlink > 0 {
+		_, err := t.exec("DELETE FROM orphans WHERE ino = ?", ino)
+		return false, err
+	}
+	return true, t.dropInode(ino)
+}
+
+// Orphans lists inodes unlinked while open. At start nothing is open, so
+// the caller drops them all.
+func (t *Tx) Orphans() ([]int64, error) {
+	rows, err := t.query("SELECT ino FROM orphans")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var ino int64
+		if err := rows.Scan(&ino); err != nil {
+			return nil, err
+		}
+		out = append(out, ino)
+	}
+	return out, rows.Err()
 }
 
 func prefixed(p, cols string) string {
@@ -286,4 +345,11 @@ func prefixed(p, cols string) string {
 		parts[i] = p + parts[i]
 	}
 	return strings.Join(parts, ", ")
+}
+
+// InodeCount is the number of inodes in the drive.
+func (t *Tx) InodeCount() (int, error) {
+	var n int
+	err := t.queryRow("SELECT count(*) FROM inodes").Scan(&n)
+	return n, err
 }

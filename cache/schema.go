@@ -103,6 +103,36 @@ CREATE TABLE intents (
 	added INTEGER NOT NULL
 );
 `,
+	// v3: the local side of the mount. Small files inline in the metadata,
+	// user xattrs, which blocks the local cache holds (clean or dirty), which
+	// files wait for upload, and files unlinked while still open.
+	`
+ALTER TABLE inodes ADD COLUMN inline BLOB;
+
+CREATE TABLE xattrs (
+	ino   INTEGER NOT NULL REFERENCES inodes(ino) ON DELETE CASCADE,
+	name  TEXT NOT NULL,
+	value BLOB NOT NULL,
+	PRIMARY KEY (ino, name)
+) WITHOUT ROWID;
+
+CREATE TABLE cached (
+	ino   INTEGER NOT NULL,
+	idx   INTEGER NOT NULL,
+	dirty INTEGER NOT NULL,             -- 1: newer than any stored version; never evicted
+	used  INTEGER NOT NULL,             -- unix ns of last use, for LRU eviction
+	PRIMARY KEY (ino, idx)
+) WITHOUT ROWID;
+
+CREATE TABLE uploads (
+	ino     INTEGER PRIMARY KEY,        -- a file with local changes to store
+	changed INTEGER NOT NULL            -- unix ns of the last change: uploads wait for quiet
+);
+
+CREATE TABLE orphans (
+	ino INTEGER PRIMARY KEY             -- unlinked while open; dropped on last close or next start
+);
+`,
 }
 
 // SchemaVersion is the user_version this binary writes.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"sync"
 
 	"github.com/shardrive/shardrive/cache"
 	"github.com/shardrive/shardrive/core/crypto"
@@ -19,6 +20,9 @@ type Config struct {
 	// Concurrency is how many blocks are sealed, coded and transferred at
 	// once. Memory use is about Concurrency * 3.5 * BlockSize.
 	Concurrency int
+	// InlineMax is the largest file kept whole in the metadata instead of
+	// in blocks on the farmers: small files cost no round trips.
+	InlineMax int
 	// UID and GID own what this drive creates.
 	UID, GID uint32
 	Logger   *slog.Logger
@@ -28,6 +32,7 @@ type Config struct {
 func NewConfig() Config {
 	return Config{
 		Concurrency: max(4, runtime.GOMAXPROCS(0)),
+		InlineMax:   16 << 10,
 		UID:         uint32(os.Getuid()),
 		GID:         uint32(os.Getgid()),
 		Logger:      slog.New(slog.DiscardHandler),
@@ -58,15 +63,20 @@ type Drive struct {
 	db     *cache.DB
 	keys   *crypto.Keys
 	blocks Blocks
+	files  *cache.Files
 	dc     cache.DriveConfig
+
+	mu    sync.Mutex // guards nodes; taken before any file's lock, never after
+	nodes map[int64]*node
 }
 
-// New returns the drive whose metadata is db.
-func New(ctx context.Context, db *cache.DB, keys *crypto.Keys, blocks Blocks, cfg Config) (*Drive, error) {
+// New returns the drive whose metadata is db and whose local block cache is
+// files.
+func New(ctx context.Context, db *cache.DB, keys *crypto.Keys, blocks Blocks, files *cache.Files, cfg Config) (*Drive, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &Drive{cfg: cfg, db: db, keys: keys, blocks: blocks}
+	d := &Drive{cfg: cfg, db: db, keys: keys, blocks: blocks, files: files, nodes: make(map[int64]*node)}
 	if err := db.View(ctx, func(tx *cache.Tx) (err error) {
 		d.dc, err = tx.Drive()
 		return err
@@ -91,8 +101,8 @@ func (d *Drive) Stat(ctx context.Context, p string) (in cache.Inode, err error) 
 	return in, err
 }
 
-// ReadDir lists the directory at p.
-func (d *Drive) ReadDir(ctx context.Context, p string) (ents []cache.Dirent, err error) {
+// ReadDirPath lists the directory at drive path p.
+func (d *Drive) ReadDirPath(ctx context.Context, p string) (ents []cache.Dirent, err error) {
 	err = d.db.View(ctx, func(tx *cache.Tx) error {
 		dir, err := tx.LookupPath(p)
 		if err != nil {
@@ -137,8 +147,8 @@ func (d *Drive) CollectGarbage(ctx context.Context) error {
 	}
 }
 
-// Mkdir makes the directory p and any missing parents, like mkdir -p.
-func (d *Drive) Mkdir(ctx context.Context, p string) (in cache.Inode, err error) {
+// MkdirPath makes the directory p and any missing parents, like mkdir -p.
+func (d *Drive) MkdirPath(ctx context.Context, p string) (in cache.Inode, err error) {
 	names, err := cache.SplitPath(p)
 	if err != nil {
 		return in, err

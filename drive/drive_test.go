@@ -68,7 +68,11 @@ func newTestDrive(t *testing.T, k, m int, addrs []format.Address) *testDrive {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(ctx, db, keys, blocks, NewConfig())
+	files, err := cache.OpenFiles(filepath.Join(t.TempDir(), "cache"), dc.BlockSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(ctx, db, keys, blocks, files, NewConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +120,7 @@ func (d *testDrive) get(t *testing.T, p string) ([]byte, error) {
 
 func (d *testDrive) put(t *testing.T, p string, b []byte) cache.Inode {
 	t.Helper()
-	in, err := d.Put(ctx, p, bytes.NewReader(b), Attr{})
+	in, err := d.Put(ctx, p, bytes.NewReader(b), PutAttr{})
 	if err != nil {
 		t.Fatalf("put %s: %v", p, err)
 	}
@@ -229,7 +233,7 @@ func TestFailedPutKeepsOldContentAndLeavesNoOrphans(t *testing.T) {
 	bs := d.Settings().BlockSize
 	want := randomBytes(2 * bs)
 	d.put(t, "/f", want)
-	_, err := d.Put(ctx, "/f", &failingReader{r: bytes.NewReader(randomBytes(40 * bs)), n: 30 * bs}, Attr{})
+	_, err := d.Put(ctx, "/f", &failingReader{r: bytes.NewReader(randomBytes(40 * bs)), n: 30 * bs}, PutAttr{})
 	if err == nil {
 		t.Fatal("put from a failing reader succeeded")
 	}
@@ -263,7 +267,7 @@ func TestTooFewFarmersFailsCleanly(t *testing.T) {
 		f.Shutdown(ctx)
 	}
 	// k+1 = 5 distinct farmers are needed to commit; 4 are up.
-	if _, err := d.Put(ctx, "/f", bytes.NewReader(randomBytes(1000)), Attr{}); !errors.Is(err, syncer.ErrUnavailable) {
+	if _, err := d.Put(ctx, "/f", bytes.NewReader(randomBytes(64<<10)), PutAttr{}); !errors.Is(err, syncer.ErrUnavailable) {
 		t.Fatalf("put with 4 of 6 farmers: %v, want ErrUnavailable", err)
 	}
 	if _, err := d.Stat(ctx, "/f"); !errors.Is(err, cache.ErrNotFound) {

@@ -19,8 +19,8 @@ import (
 // timeNow is the clock for attributes; one place to read it.
 func timeNow() time.Time { return time.Now() }
 
-// Attr is what Put sets on the file besides its content.
-type Attr struct {
+// PutAttr is what Put sets on the file besides its content.
+type PutAttr struct {
 	Mode  uint32    // permission bits; 0 means 0644
 	Mtime time.Time // zero means now
 }
@@ -28,7 +28,7 @@ type Attr struct {
 // Put replaces the content of the file at drive path p with everything r
 // yields, creating the file and its missing parent directories. The new
 // content becomes visible atomically once every block is stored.
-func (d *Drive) Put(ctx context.Context, p string, r io.Reader, attr Attr) (cache.Inode, error) {
+func (d *Drive) Put(ctx context.Context, p string, r io.Reader, attr PutAttr) (cache.Inode, error) {
 	names, err := cache.SplitPath(p)
 	if err != nil {
 		return cache.Inode{}, err
@@ -60,7 +60,23 @@ func (d *Drive) Put(ctx context.Context, p string, r io.Reader, attr Attr) (cach
 		return cache.Inode{}, err
 	}
 
+	// Small files live in the metadata: read one byte more than fits.
+	head := make([]byte, d.cfg.InlineMax+1)
+	hn, herr := io.ReadFull(r, head)
+	var inline []byte
+	switch {
+	case herr == io.EOF || herr == io.ErrUnexpectedEOF:
+		inline = head[:hn]
+		r = bytes.NewReader(nil)
+	case herr != nil:
+		return cache.Inode{}, fmt.Errorf("put %s: read: %w", p, herr)
+	default:
+		r = io.MultiReader(bytes.NewReader(head), r)
+	}
 	stored, size, err := d.storeAll(ctx, f, r)
+	if inline != nil {
+		size = int64(len(inline))
+	}
 	if err != nil {
 		d.abandon(stored)
 		return cache.Inode{}, fmt.Errorf("put %s: %w", p, err)
@@ -100,6 +116,14 @@ func (d *Drive) Put(ctx context.Context, p string, r io.Reader, attr Attr) (cach
 		if err := tx.TruncateBlocks(in.Ino, 0); err != nil {
 			return err
 		}
+		// The new content replaces whatever the local cache held.
+		if err := tx.DropCached(in.Ino, 0); err != nil {
+			return err
+		}
+		if err := tx.Uploaded(in.Ino, time.Now().Add(time.Hour)); err != nil {
+			return err
+		}
+		in.Inline = inline
 		for _, st := range stored {
 			st.Block.Ino = in.Ino
 			if err := tx.PutBlock(st.Block); err != nil {
@@ -119,6 +143,7 @@ func (d *Drive) Put(ctx context.Context, p string, r io.Reader, attr Attr) (cach
 		d.abandon(stored)
 		return in, fmt.Errorf("put %s: %w", p, err)
 	}
+	d.files.Remove(in.Ino)
 	return in, nil
 }
 
@@ -210,55 +235,81 @@ func (d *Drive) storeAll(ctx context.Context, f syncer.File, r io.Reader) ([]syn
 	return stored, size, err
 }
 
-// Get writes the content of the file at p into w (which must read as zeros
-// where nothing is written: holes are skipped) and returns its inode.
+// Get writes the content of the file at p into w and returns its inode.
+// It reads like any front does, so local changes not yet uploaded are
+// included; holes are skipped (w must read as zeros there).
 func (d *Drive) Get(ctx context.Context, p string, w io.WriterAt) (cache.Inode, error) {
-	var in cache.Inode
+	in, err := d.Stat(ctx, p)
+	if err != nil {
+		return in, err
+	}
+	if in.Kind != cache.KindFile {
+		return in, fmt.Errorf("%s: %w", p, cache.ErrIsDir)
+	}
+	h, err := d.Open(ctx, uint64(in.Ino), OpenFlags{Read: true})
+	if err != nil {
+		return in, err
+	}
+	defer h.Release(ctx)
 	var blocks []cache.Block
-	err := d.db.View(ctx, func(tx *cache.Tx) (err error) {
-		if in, err = tx.LookupPath(p); err != nil {
-			return err
-		}
-		if in.Kind != cache.KindFile {
-			return fmt.Errorf("%s: %w", p, cache.ErrIsDir)
-		}
+	if err := d.db.View(ctx, func(tx *cache.Tx) (err error) {
 		blocks, err = tx.Blocks(in.Ino)
 		return err
-	})
-	if err != nil {
+	}); err != nil {
 		return in, err
 	}
-	if err := checkLayout(in.Size, d.dc.BlockSize, blocks); err != nil {
+	h.n.f.Lock()
+	size := h.n.size
+	h.n.f.Unlock()
+	if err := checkLayout(size, d.dc.BlockSize, blocks); err != nil {
 		return in, fmt.Errorf("%s: %w", p, err)
 	}
-	fk, err := d.fileKey(in)
-	if err != nil {
-		return in, err
+	in.Size = size
+	// A snapshot of what the local cache holds; with the home locked for
+	// this command, nothing changes it meanwhile.
+	h.n.f.Lock()
+	bs := int64(d.dc.BlockSize)
+	local := map[int64]bool{}
+	for idx := int64(0); idx*bs < size; idx++ {
+		if present, _ := h.n.f.Has(idx); present {
+			local[idx] = true
+		}
 	}
-	f := syncer.File{Ino: in.Ino, Sealer: crypto.NewSealer(&fk)}
-	copy(f.ID[:], in.FileID)
+	inline := h.n.inline
+	h.n.f.Unlock()
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(d.cfg.Concurrency)
-	// One plaintext buffer per worker, reused block after block.
-	bufs := make(chan []byte, d.cfg.Concurrency)
-	for range d.cfg.Concurrency {
-		bufs <- nil
+	write := func(b []byte, off int64) error {
+		if _, err := w.WriteAt(b, off); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		return nil
+	}
+	if len(local) == 0 && inline != nil {
+		if err := write(inline[:min(int64(len(inline)), size)], 0); err != nil {
+			return in, err
+		}
 	}
 	for _, b := range blocks {
-		buf := <-bufs
+		if local[b.Index] {
+			continue
+		}
 		g.Go(func() error {
-			plain, err := d.blocks.Load(gctx, f, b, buf)
+			plain, err := d.blocks.Load(gctx, h.n.file, b, nil)
 			if err != nil {
-				bufs <- buf
 				return err
 			}
-			_, err = w.WriteAt(plain, b.Index*int64(d.dc.BlockSize))
-			bufs <- plain
-			if err != nil {
-				return fmt.Errorf("write: %w", err)
+			return write(plain, b.Index*bs)
+		})
+	}
+	for idx := range local {
+		g.Go(func() error {
+			buf := make([]byte, min(bs, size-idx*bs))
+			if err := h.n.f.ReadAt(buf, idx*bs); err != nil {
+				return fmt.Errorf("read local cache: %w", err)
 			}
-			return nil
+			return write(buf, idx*bs)
 		})
 	}
 	if err := g.Wait(); err != nil {

@@ -49,7 +49,7 @@ func runLs(ctx context.Context, g *globals, o lsOptions, p string, w io.Writer) 
 	}
 	ents := []cache.Dirent{{Name: path.Base(p), Inode: in}}
 	if in.Kind == cache.KindDir {
-		if ents, err = s.drive.ReadDir(ctx, p); err != nil {
+		if ents, err = s.drive.ReadDirPath(ctx, p); err != nil {
 			return err
 		}
 	}

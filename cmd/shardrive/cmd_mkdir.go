@@ -17,7 +17,7 @@ func newMkdirCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer s.Close(context.WithoutCancel(cmd.Context()))
-			_, err = s.drive.Mkdir(cmd.Context(), args[0])
+			_, err = s.drive.MkdirPath(cmd.Context(), args[0])
 			return err
 		},
 	}

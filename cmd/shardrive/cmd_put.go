@@ -31,7 +31,7 @@ func newPutCommand(g *globals) *cobra.Command {
 
 func runPut(ctx context.Context, g *globals, local, dst string) error {
 	var r io.Reader = os.Stdin
-	attr := drive.Attr{}
+	attr := drive.PutAttr{}
 	if local != "-" {
 		f, err := os.Open(local)
 		if err != nil {
@@ -46,7 +46,7 @@ func runPut(ctx context.Context, g *globals, local, dst string) error {
 			return fmt.Errorf("%w: %s is not a regular file", errUsage, local)
 		}
 		r = f
-		attr = drive.Attr{Mode: uint32(fi.Mode().Perm()), Mtime: fi.ModTime()}
+		attr = drive.PutAttr{Mode: uint32(fi.Mode().Perm()), Mtime: fi.ModTime()}
 	}
 	s, err := openSession(ctx, g, readWrite)
 	if err != nil {

@@ -52,7 +52,7 @@ func removeAll(ctx context.Context, s *session, p string) error {
 		return err
 	}
 	if in.Kind == cache.KindDir {
-		ents, err := s.drive.ReadDir(ctx, p)
+		ents, err := s.drive.ReadDirPath(ctx, p)
 		if err != nil {
 			return err
 		}

@@ -120,9 +120,17 @@ func openSession(ctx context.Context, g *globals, mode access) (_ *session, err 
 	if err != nil {
 		return nil, err
 	}
+	var dc cache.DriveConfig
+	if err := s.db.View(ctx, func(tx *cache.Tx) (err error) { dc, err = tx.Drive(); return err }); err != nil {
+		return nil, err
+	}
+	files, err := cache.OpenFiles(filepath.Join(h.cache, "data"), dc.BlockSize)
+	if err != nil {
+		return nil, err
+	}
 	cfg := drive.NewConfig()
 	cfg.Logger = g.log
-	if s.drive, err = drive.New(ctx, s.db, keys, blocks, cfg); err != nil {
+	if s.drive, err = drive.New(ctx, s.db, keys, blocks, files, cfg); err != nil {
 		return nil, err
 	}
 	return s, nil

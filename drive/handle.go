@@ -1,0 +1,484 @@
+package drive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shardrive/shardrive/cache"
+	"github.com/shardrive/shardrive/core/crypto"
+	"github.com/shardrive/shardrive/syncer"
+)
+
+// OpenFlags are the parts of open(2)'s flags the drive acts on.
+type OpenFlags struct {
+	Read, Write bool
+	Append      bool // every write goes to the end
+	Truncate    bool // O_TRUNC
+	Exclusive   bool // O_EXCL, with create
+}
+
+// node is the in-memory state of a file some handle has open. Its size and
+// times are authoritative while it is open and reach the metadata on flush.
+type node struct {
+	ino   int64
+	f     *cache.File
+	file  syncer.File // identity and key, for fetching blocks
+	opens int         // guarded by Drive.mu
+
+	// Guarded by f's lock.
+	size         int64
+	mtime, ctime time.Time
+	inline       []byte // content kept in the metadata, if the file is small
+}
+
+// Handle is one open file description.
+type Handle struct {
+	d     *Drive
+	n     *node
+	flags OpenFlags
+}
+
+func (d *Drive) openNode(ino int64) *node {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.nodes[ino]
+}
+
+// acquire returns the node of file ino, opening it if needed.
+func (d *Drive) acquire(ctx context.Context, ino int64) (*node, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if n := d.nodes[ino]; n != nil {
+		n.opens++
+		return n, nil
+	}
+	var in cache.Inode
+	var cached []cache.CachedBlock
+	err := d.db.View(ctx, func(tx *cache.Tx) (err error) {
+		if in, err = tx.Inode(ino); err != nil {
+			return err
+		}
+		cached, err = tx.CachedBlocks(ino)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch in.Kind {
+	case cache.KindFile:
+	case cache.KindDir:
+		return nil, ErrIsDir
+	default:
+		return nil, fmt.Errorf("open a %s: %w", in.Kind, ErrInvalid)
+	}
+	fk, err := d.fileKey(in)
+	if err != nil {
+		return nil, err
+	}
+	f, err := d.files.Get(ino)
+	if err != nil {
+		return nil, err
+	}
+	f.Lock()
+	f.Load(cached)
+	f.Unlock()
+	n := &node{ino: ino, f: f, opens: 1, size: in.Size, mtime: in.Mtime, ctime: in.Ctime, inline: in.Inline,
+		file: syncer.File{Ino: ino, Sealer: crypto.NewSealer(&fk)}}
+	copy(n.file.ID[:], in.FileID)
+	d.nodes[ino] = n
+	return n, nil
+}
+
+// release drops one open of n; the last one flushes it and, if the file was
+// unlinked meanwhile, deletes it.
+func (d *Drive) release(ctx context.Context, n *node) error {
+	d.mu.Lock()
+	n.opens--
+	last := n.opens == 0
+	if last {
+		delete(d.nodes, n.ino)
+	}
+	d.mu.Unlock()
+	if !last {
+		return nil
+	}
+	n.f.Lock()
+	err := d.flushLocked(ctx, n)
+	n.f.Unlock()
+	n.f.Release()
+	if d.files.IsOpen(n.ino) {
+		return err // the uploader holds it; it will find the orphan later
+	}
+	var dropped bool
+	derr := d.db.Update(ctx, func(tx *cache.Tx) error {
+		in, err := tx.Inode(n.ino)
+		if err != nil || in.Nlink > 0 {
+			return err
+		}
+		dropped, err = tx.DropOrphan(n.ino)
+		return err
+	})
+	if dropped {
+		d.files.Remove(n.ino)
+	}
+	return errors.Join(err, derr)
+}
+
+// flushLocked makes everything written through n durable: the data file
+// is synced and size and times committed. Caller holds n.f's lock.
+func (d *Drive) flushLocked(ctx context.Context, n *node) error {
+	if !n.f.Unflushed {
+		return nil
+	}
+	if err := n.f.Sync(); err != nil {
+		return fmt.Errorf("sync local cache: %w", err)
+	}
+	err := d.db.Update(context.WithoutCancel(ctx), func(tx *cache.Tx) error {
+		in, err := tx.Inode(n.ino)
+		if err != nil {
+			return err
+		}
+		in.Size, in.Mtime, in.Ctime = n.size, n.mtime, n.ctime
+		if err := tx.UpdateInode(in); err != nil {
+			return err
+		}
+		return tx.MarkChanged(n.ino)
+	})
+	if err == nil {
+		n.f.Unflushed = false
+	}
+	return err
+}
+
+// Create makes and opens a regular file, or opens an existing one unless
+// f.Exclusive.
+func (d *Drive) Create(ctx context.Context, parent uint64, name string, mode, uid, gid uint32, f OpenFlags) (Attr, *Handle, error) {
+	in, err := d.create(ctx, parent, name, cache.Inode{Kind: cache.KindFile, Mode: mode, UID: uid, GID: gid})
+	if errors.Is(err, ErrExists) && !f.Exclusive {
+		a, lerr := d.Lookup(ctx, parent, name)
+		if lerr != nil {
+			return a, nil, lerr
+		}
+		h, err := d.Open(ctx, a.Ino, f)
+		if err != nil {
+			return a, nil, err
+		}
+		a, err = d.GetAttr(ctx, a.Ino)
+		return a, h, err
+	}
+	if err != nil {
+		return Attr{}, nil, err
+	}
+	h, err := d.Open(ctx, uint64(in.Ino), f)
+	return attrOf(in), h, err
+}
+
+// Open opens file ino.
+func (d *Drive) Open(ctx context.Context, ino uint64, f OpenFlags) (*Handle, error) {
+	n, err := d.acquire(ctx, int64(ino))
+	if err != nil {
+		return nil, err
+	}
+	h := &Handle{d: d, n: n, flags: f}
+	if f.Truncate && (f.Write || f.Append) {
+		n.f.Lock()
+		err = d.truncateLocked(ctx, n, 0)
+		n.f.Unlock()
+		if err != nil {
+			d.release(ctx, n)
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// Ino is the inode the handle has open.
+func (h *Handle) Ino() uint64 { return uint64(h.n.ino) }
+
+// Read reads up to len(dst) bytes at off; fewer only at the end of the file.
+func (h *Handle) Read(ctx context.Context, off int64, dst []byte) (int, error) {
+	n, d := h.n, h.d
+	n.f.Lock()
+	defer n.f.Unlock()
+	if off < 0 {
+		return 0, ErrInvalid
+	}
+	if off >= n.size {
+		return 0, nil
+	}
+	dst = dst[:min(int64(len(dst)), n.size-off)]
+	bs := int64(d.dc.BlockSize)
+	for done := 0; done < len(dst); {
+		pos := off + int64(done)
+		idx := pos / bs
+		piece := dst[done:min(len(dst), done+int(bs-pos%bs))]
+		if err := d.fillLocked(ctx, n, idx); err != nil {
+			return done, err
+		}
+		if present, _ := n.f.Has(idx); present {
+			if err := n.f.ReadAt(piece, pos); err != nil {
+				return done, fmt.Errorf("read local cache: %w", err)
+			}
+		} else {
+			clear(piece) // a hole
+		}
+		done += len(piece)
+	}
+	return len(dst), nil
+}
+
+// fillLocked brings block idx into the local data file if its content lives
+// elsewhere (in the metadata for a small file, or on the farmers), clean.
+// A hole stays a hole. Caller holds n.f's lock.
+func (d *Drive) fillLocked(ctx context.Context, n *node, idx int64) error {
+	if present, _ := n.f.Has(idx); present {
+		return nil
+	}
+	bs := int64(d.dc.BlockSize)
+	start := idx * bs
+	var data []byte
+	if idx == 0 && n.inline != nil {
+		data = n.inline
+	} else {
+		var blk cache.Block
+		err := d.db.View(ctx, func(tx *cache.Tx) (err error) {
+			blk, err = tx.Block(n.ino, idx)
+			return err
+		})
+		if errors.Is(err, cache.ErrNotFound) {
+			return nil // a hole
+		}
+		if err != nil {
+			return err
+		}
+		if data, err = d.blocks.Load(ctx, n.file, blk, nil); err != nil {
+			return err
+		}
+	}
+	// The block in the file spans [start, start+extent); what the source
+	// lacks of it reads as zeros.
+	extent := min(bs, n.size-start)
+	if extent <= 0 {
+		return nil
+	}
+	buf := make([]byte, extent)
+	copy(buf, data)
+	if err := n.f.WriteAt(buf, start); err != nil {
+		return fmt.Errorf("write local cache: %w", err)
+	}
+	if err := d.db.Update(ctx, func(tx *cache.Tx) error { return tx.SetCached(n.ino, idx, false) }); err != nil {
+		return err
+	}
+	n.f.Set(idx, false)
+	return nil
+}
+
+// Write writes data at off (at the end with Append).
+func (h *Handle) Write(ctx context.Context, off int64, data []byte) (int, error) {
+	n, d := h.n, h.d
+	n.f.Lock()
+	defer n.f.Unlock()
+	if h.flags.Append {
+		off = n.size
+	}
+	if off < 0 {
+		return 0, ErrInvalid
+	}
+	if len(data) == 0 {
+		return 0, nil
+	}
+	end := off + int64(len(data))
+	bs := int64(d.dc.BlockSize)
+	var newly []int64
+	for idx := off / bs; idx <= (end-1)/bs; idx++ {
+		present, dirty := n.f.Has(idx)
+		if dirty {
+			continue
+		}
+		if !present {
+			// Keep the block's old bytes unless this write covers them all.
+			start, old := idx*bs, min(idx*bs+bs, n.size)
+			if old > start && (off > start || end < old) {
+				if err := d.fillLocked(ctx, n, idx); err != nil {
+					return 0, err
+				}
+			}
+		}
+		newly = append(newly, idx)
+	}
+	// Dirty marks reach the metadata before the bytes reach the data file:
+	// after a crash a block is never taken for clean while holding bytes
+	// that were never stored.
+	if len(newly) > 0 {
+		err := d.db.Update(ctx, func(tx *cache.Tx) error {
+			for _, idx := range newly {
+				if err := tx.SetCached(n.ino, idx, true); err != nil {
+					return err
+				}
+			}
+			return tx.MarkChanged(n.ino)
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	for idx := off / bs; idx <= (end-1)/bs; idx++ {
+		n.f.Set(idx, true)
+	}
+	if err := n.f.WriteAt(data, off); err != nil {
+		return 0, fmt.Errorf("write local cache: %w", err)
+	}
+	n.size = max(n.size, end)
+	n.mtime = timeNow()
+	n.ctime = n.mtime
+	n.f.Unflushed = true
+	return len(data), nil
+}
+
+// truncateLocked sets the size of n's file. Caller holds n.f's lock.
+func (d *Drive) truncateLocked(ctx context.Context, n *node, size int64) error {
+	if size < 0 {
+		return ErrInvalid
+	}
+	bs := int64(d.dc.BlockSize)
+	from := (size + bs - 1) / bs // first block wholly past the end
+	tail := int64(-1)            // the block holding the new end, if partial
+	if size < n.size && size%bs != 0 {
+		tail = size / bs
+		if err := d.fillLocked(ctx, n, tail); err != nil {
+			return err
+		}
+		if present, _ := n.f.Has(tail); present {
+			zeros := make([]byte, min(bs-size%bs, n.size-size))
+			if err := n.f.WriteAt(zeros, size); err != nil {
+				return fmt.Errorf("write local cache: %w", err)
+			}
+		} else {
+			tail = -1
+		}
+	}
+	if n.inline != nil && int64(len(n.inline)) > size {
+		n.inline = n.inline[:size]
+	}
+	now := timeNow()
+	err := d.db.Update(ctx, func(tx *cache.Tx) error {
+		if size < n.size {
+			if err := tx.TruncateBlocks(n.ino, from); err != nil {
+				return err
+			}
+			if err := tx.DropCached(n.ino, from); err != nil {
+				return err
+			}
+			if tail >= 0 {
+				if err := tx.SetCached(n.ino, tail, true); err != nil {
+					return err
+				}
+			}
+		}
+		in, err := tx.Inode(n.ino)
+		if err != nil {
+			return err
+		}
+		in.Size, in.Mtime, in.Ctime, in.Inline = size, now, now, n.inline
+		if err := tx.UpdateInode(in); err != nil {
+			return err
+		}
+		return tx.MarkChanged(n.ino)
+	})
+	if err != nil {
+		return err
+	}
+	if size < n.size {
+		n.f.Forget(from)
+		if tail >= 0 {
+			n.f.Set(tail, true)
+		}
+	}
+	if err := n.f.Truncate(size); err != nil {
+		return fmt.Errorf("truncate local cache: %w", err)
+	}
+	n.size, n.mtime, n.ctime = size, now, now
+	return nil
+}
+
+// Flush runs at each close(2) of a descriptor: what was written through
+// it becomes durable.
+func (h *Handle) Flush(ctx context.Context) error {
+	h.n.f.Lock()
+	defer h.n.f.Unlock()
+	return h.d.flushLocked(ctx, h.n)
+}
+
+// Fsync makes the file's data and attributes durable.
+func (h *Handle) Fsync(ctx context.Context) error { return h.Flush(ctx) }
+
+// Release closes the handle.
+func (h *Handle) Release(ctx context.Context) error { return h.d.release(ctx, h.n) }
+
+// SetAttr changes attributes; a size truncates or extends the file.
+func (d *Drive) SetAttr(ctx context.Context, ino uint64, s SetAttr) (Attr, error) {
+	if s.Size != nil {
+		n, err := d.acquire(ctx, int64(ino))
+		if err != nil {
+			return Attr{}, err
+		}
+		n.f.Lock()
+		err = d.truncateLocked(ctx, n, *s.Size)
+		n.f.Unlock()
+		if rerr := d.release(ctx, n); err == nil {
+			err = rerr
+		}
+		if err != nil {
+			return Attr{}, err
+		}
+	}
+	// An open file's size and times live in its node; take them first, and
+	// never wait for a file's lock inside a write transaction (its holder
+	// may be waiting for the transaction).
+	now := timeNow()
+	n := d.openNode(int64(ino))
+	var size int64
+	if n != nil {
+		n.f.Lock()
+		if s.Mtime != nil {
+			n.mtime = *s.Mtime
+		}
+		n.ctime = now
+		size = n.size
+		n.f.Unlock()
+	}
+	var a Attr
+	err := d.db.Update(ctx, func(tx *cache.Tx) error {
+		in, err := tx.Inode(int64(ino))
+		if err != nil {
+			return err
+		}
+		if s.Mode != nil {
+			in.Mode = *s.Mode & modeMask
+		}
+		if s.UID != nil {
+			in.UID = *s.UID
+		}
+		if s.GID != nil {
+			in.GID = *s.GID
+		}
+		if s.Atime != nil {
+			in.Atime = *s.Atime
+		}
+		if s.Mtime != nil {
+			in.Mtime = *s.Mtime
+		}
+		in.Ctime = now
+		if n != nil {
+			in.Size = size
+		}
+		if err := tx.UpdateInode(in); err != nil {
+			return err
+		}
+		a = attrOf(in)
+		return nil
+	})
+	return a, err
+}
