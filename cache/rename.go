@@ -56,10 +56,10 @@ func (t *Tx) Rename(oldParent int64, oldName string, newParent int64, newName st
 		}
 	case err != nil:
 		return moved, replaced, err
-	case target.Ino == moved.Ino:
-		return moved, replaced, nil // two names of one inode: rename(2) does nothing
 	case mode == RenameNoReplace:
 		return moved, replaced, fmt.Errorf("%s: %w", newName, ErrExists)
+	case target.Ino == moved.Ino:
+		return moved, replaced, nil // two names of one inode: rename(2) does nothing
 	case mode == RenameExchange:
 		return moved, target, t.exchange(oldParent, oldName, moved, newParent, newName, target)
 	case moved.Kind == KindDir && target.Kind != KindDir:

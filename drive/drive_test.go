@@ -6,10 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
-	"log/slog"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/shardrive/shardrive/cache"
 	"github.com/shardrive/shardrive/core/crypto"
@@ -33,50 +30,8 @@ type testDrive struct {
 // addrs.
 func newTestDrive(t *testing.T, k, m int, addrs []format.Address) *testDrive {
 	t.Helper()
-	keys := crypto.NewTestKeys(t, t.Name())
-	db, err := cache.Open(ctx, filepath.Join(t.TempDir(), "drive.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	dc := cache.DriveConfig{ID: crypto.NewFileID(), DataShards: k, ParityShards: m, BlockSize: 256 << 10,
-		KeyCheck: keys.Check(), Created: time.Now()}
-	var clients []*netclient.FarmerClient
-	err = db.Update(ctx, func(tx *cache.Tx) error {
-		if err := tx.InitDrive(dc, 0, 0); err != nil {
-			return err
-		}
-		for _, a := range addrs {
-			if _, err := tx.AddFarmer(a.ID.String(), a.String()); err != nil {
-				return err
-			}
-			clients = append(clients, netclient.NewFarmerClient(a, keys.AccountKey(a.ID.PublicKey()), netclient.NewFarmerConfig()))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ncfg := netclient.NewNetworkConfig()
-	ncfg.RequestTimeout = 10 * time.Second
-	net, err := netclient.NewNetwork(ncfg, clients, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(net.Close)
-	blocks, err := syncer.NewBlocks(ctx, db, net, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := cache.OpenFiles(filepath.Join(t.TempDir(), "cache"), dc.BlockSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(ctx, db, keys, blocks, files, NewConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testDrive{Drive: d, db: db, keys: keys, addrs: addrs}
+	td := NewTestOn(t, k, m, addrs)
+	return &testDrive{Drive: td.Drive, db: td.DB, keys: td.Keys, addrs: addrs}
 }
 
 func startFarmers(t *testing.T, n int) ([]*farmer.Farmer, []format.Address) {

@@ -482,3 +482,21 @@ func (d *Drive) SetAttr(ctx context.Context, ino uint64, s SetAttr) (Attr, error
 	})
 	return a, err
 }
+
+// FlushAll flushes every open file, so that an upload round that follows
+// covers every write made so far.
+func (d *Drive) FlushAll(ctx context.Context) error {
+	d.mu.Lock()
+	nodes := make([]*node, 0, len(d.nodes))
+	for _, n := range d.nodes {
+		nodes = append(nodes, n)
+	}
+	d.mu.Unlock()
+	var errs []error
+	for _, n := range nodes {
+		n.f.Lock()
+		errs = append(errs, d.flushLocked(ctx, n))
+		n.f.Unlock()
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,411 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/shardrive/shardrive/cache"
+	"github.com/shardrive/shardrive/core/crypto"
+)
+
+// UploaderConfig tunes the background uploader.
+type UploaderConfig struct {
+	// Quiet is how long a file must go unchanged before it is uploaded, so
+	// a file being written is not stored again and again.
+	Quiet time.Duration
+	// Interval is how often the queue is looked at without a Kick.
+	Interval time.Duration
+	// InlineMax is the largest file kept whole in the metadata (the drive's
+	// setting of the same name).
+	InlineMax int
+	Logger    *slog.Logger
+}
+
+// NewUploaderConfig returns the defaults.
+func NewUploaderConfig() UploaderConfig {
+	return UploaderConfig{Quiet: 3 * time.Second, Interval: time.Second, InlineMax: 16 << 10,
+		Logger: slog.New(slog.DiscardHandler)}
+}
+
+// Validate reports a setting that cannot work.
+func (c UploaderConfig) Validate() error {
+	if c.Quiet < 0 || c.Interval <= 0 || c.InlineMax < 0 || c.Logger == nil {
+		return fmt.Errorf("uploader config %+v: quiet >= 0, interval > 0, inline max >= 0 and a logger needed", c)
+	}
+	return nil
+}
+
+// errBusy says a file has writes not flushed yet: it is tried again later.
+var errBusy = errors.New("file has unflushed writes")
+
+// Uploader stores the files the local cache changed: dirty blocks go to the
+// farmers, small files into the metadata. It runs in the background (Run)
+// and on demand (Sync).
+type Uploader struct {
+	cfg    UploaderConfig
+	db     *cache.DB
+	files  *cache.Files
+	blocks *Blocks
+	keys   *crypto.Keys
+	bs     int64
+	kick   chan struct{}
+
+	// BeforeSync, if set, runs at the start of Sync: the drive flushes its
+	// open files there, so Sync covers every write made so far.
+	BeforeSync func(ctx context.Context) error
+
+	round sync.Mutex // one upload round at a time
+
+	mu        sync.Mutex // guards uploading and lastErr
+	uploading int        // blocks in flight
+	lastErr   error
+}
+
+// NewUploader returns an uploader for the drive of db.
+func NewUploader(ctx context.Context, db *cache.DB, files *cache.Files, blocks *Blocks, keys *crypto.Keys, cfg UploaderConfig) (*Uploader, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var dc cache.DriveConfig
+	if err := db.View(ctx, func(tx *cache.Tx) (err error) { dc, err = tx.Drive(); return err }); err != nil {
+		return nil, err
+	}
+	return &Uploader{cfg: cfg, db: db, files: files, blocks: blocks, keys: keys, bs: int64(dc.BlockSize),
+		kick: make(chan struct{}, 1)}, nil
+}
+
+// Kick asks for an upload round soon.
+func (u *Uploader) Kick() {
+	select {
+	case u.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run uploads in the background until ctx ends.
+func (u *Uploader) Run(ctx context.Context) {
+	t := time.NewTicker(u.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-u.kick:
+		}
+		if _, err := u.runRound(ctx, u.cfg.Quiet); err != nil && ctx.Err() == nil {
+			u.cfg.Logger.Warn("upload round", "err", err)
+		}
+	}
+}
+
+// Sync uploads every change made so far, quiet period or not, and returns
+// once all of it is stored (or with the error that stopped it).
+func (u *Uploader) Sync(ctx context.Context) error {
+	if u.BeforeSync != nil {
+		if err := u.BeforeSync(ctx); err != nil {
+			return err
+		}
+	}
+	for {
+		left, err := u.runRound(ctx, 0)
+		if err != nil {
+			return err
+		}
+		if left == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond): // files busy with unflushed writes
+		}
+	}
+}
+
+// runRound uploads the files whose last change is older than quiet, then
+// deletes garbage. It returns how many queued files remain.
+func (u *Uploader) runRound(ctx context.Context, quiet time.Duration) (int, error) {
+	u.round.Lock()
+	defer u.round.Unlock()
+	var inos []int64
+	if err := u.db.View(ctx, func(tx *cache.Tx) (err error) {
+		inos, err = tx.Changed(quiet, 1<<20)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	var errs []error
+	for _, ino := range inos {
+		if err := u.uploadFile(ctx, ino); err != nil && !errors.Is(err, errBusy) {
+			errs = append(errs, fmt.Errorf("upload inode %d: %w", ino, err))
+		}
+	}
+	if _, err := u.blocks.CollectGarbage(ctx, 1024); err != nil {
+		errs = append(errs, err)
+	}
+	err := errors.Join(errs...)
+	u.mu.Lock()
+	u.lastErr = err
+	u.mu.Unlock()
+	var left int
+	if qerr := u.db.View(ctx, func(tx *cache.Tx) (err error) {
+		left, err = tx.PendingUploads()
+		return err
+	}); qerr != nil {
+		return 0, qerr
+	}
+	return left, err
+}
+
+// snapshot is one dirty block as it was when the upload started.
+type snapshot struct {
+	idx  int64
+	gen  uint64
+	data []byte
+}
+
+// uploadFile stores the changes of one file.
+func (u *Uploader) uploadFile(ctx context.Context, ino int64) error {
+	var since time.Time
+	if err := u.db.View(ctx, func(tx *cache.Tx) (err error) {
+		since, _, err = tx.ChangedSince(ino)
+		return err
+	}); err != nil {
+		return err
+	}
+	f, err := u.files.Get(ino)
+	if err != nil {
+		return err
+	}
+	defer f.Release()
+
+	f.Lock()
+	if f.Unflushed {
+		f.Unlock()
+		return errBusy
+	}
+	var in cache.Inode
+	err = u.db.View(ctx, func(tx *cache.Tx) error {
+		if in, err = tx.Inode(ino); err != nil {
+			return err
+		}
+		if !f.Loaded() {
+			cached, err := tx.CachedBlocks(ino)
+			f.Load(cached)
+			return err
+		}
+		return nil
+	})
+	if errors.Is(err, cache.ErrNotFound) || (err == nil && in.Kind != cache.KindFile) {
+		f.Unlock()
+		return u.db.Update(ctx, func(tx *cache.Tx) error { return tx.Uploaded(ino, time.Now().Add(time.Hour)) })
+	}
+	if err != nil {
+		f.Unlock()
+		return err
+	}
+	if in.Size <= int64(u.cfg.InlineMax) {
+		defer f.Unlock()
+		return u.inline(ctx, f, in, since)
+	}
+	var snaps []snapshot
+	for _, idx := range f.Dirty() {
+		start := idx * u.bs
+		if start >= in.Size {
+			continue
+		}
+		s := snapshot{idx: idx, gen: f.Gen(idx), data: make([]byte, min(u.bs, in.Size-start))}
+		if err := f.ReadAt(s.data, start); err != nil {
+			f.Unlock()
+			return fmt.Errorf("read local cache: %w", err)
+		}
+		snaps = append(snaps, s)
+	}
+	f.Unlock()
+
+	key, err := crypto.UnwrapKey(u.keys.FileWrapKey(), in.FileKey, in.FileID)
+	if err != nil {
+		return fmt.Errorf("file key: %w", err)
+	}
+	file := File{Ino: ino, Sealer: crypto.NewSealer(&key)}
+	copy(file.ID[:], in.FileID)
+	for _, s := range snaps {
+		if err := u.storeBlock(ctx, f, file, s); err != nil {
+			return err
+		}
+	}
+	f.Lock()
+	defer f.Unlock()
+	if f.Unflushed || len(f.Dirty()) > 0 {
+		return nil // written meanwhile: stays queued
+	}
+	return u.db.Update(ctx, func(tx *cache.Tx) error {
+		cur, err := tx.Inode(ino)
+		if err != nil {
+			return err
+		}
+		if cur.Inline != nil {
+			cur.Inline = nil // the content lives in blocks now
+			if err := tx.UpdateInode(cur); err != nil {
+				return err
+			}
+		}
+		return tx.Uploaded(ino, since)
+	})
+}
+
+// storeBlock stores one snapshot and commits it; the block turns clean
+// only if nothing wrote to it since the snapshot.
+func (u *Uploader) storeBlock(ctx context.Context, f *cache.File, file File, s snapshot) error {
+	u.mu.Lock()
+	u.uploading++
+	u.mu.Unlock()
+	defer func() {
+		u.mu.Lock()
+		u.uploading--
+		u.mu.Unlock()
+	}()
+	st, err := u.blocks.Store(ctx, file, s.idx, s.data)
+	if err != nil {
+		u.abandon(st)
+		return err
+	}
+	f.Lock()
+	defer f.Unlock()
+	clean := f.Gen(s.idx) == s.gen
+	err = u.db.Update(context.WithoutCancel(ctx), func(tx *cache.Tx) error {
+		in, err := tx.Inode(file.Ino)
+		if err != nil {
+			return err
+		}
+		if s.idx*u.bs >= in.Size {
+			return fmt.Errorf("block %d: %w: truncated during upload", s.idx, cache.ErrNotFound)
+		}
+		if err := tx.PutBlock(st.Block); err != nil {
+			return err
+		}
+		if err := tx.DropPending(st.Pending...); err != nil {
+			return err
+		}
+		if clean {
+			return tx.SetCached(file.Ino, s.idx, false)
+		}
+		return nil
+	})
+	if err != nil {
+		u.abandon(st)
+		if errors.Is(err, cache.ErrNotFound) {
+			return nil // deleted or truncated meanwhile: nothing to commit
+		}
+		return err
+	}
+	if clean {
+		f.Set(s.idx, false)
+	}
+	return nil
+}
+
+// inline stores a small file's whole content in the metadata. Caller holds
+// f's lock.
+func (u *Uploader) inline(ctx context.Context, f *cache.File, in cache.Inode, since time.Time) error {
+	content := make([]byte, in.Size)
+	if present, _ := f.Has(0); present {
+		if err := f.ReadAt(content, 0); err != nil {
+			return fmt.Errorf("read local cache: %w", err)
+		}
+	} else if in.Inline != nil {
+		copy(content, in.Inline)
+	} else if in.Size > 0 {
+		var blk cache.Block
+		err := u.db.View(ctx, func(tx *cache.Tx) (err error) { blk, err = tx.Block(in.Ino, 0); return err })
+		if err == nil {
+			key, err := crypto.UnwrapKey(u.keys.FileWrapKey(), in.FileKey, in.FileID)
+			if err != nil {
+				return fmt.Errorf("file key: %w", err)
+			}
+			file := File{Ino: in.Ino, Sealer: crypto.NewSealer(&key)}
+			copy(file.ID[:], in.FileID)
+			plain, err := u.blocks.Load(ctx, file, blk, nil)
+			if err != nil {
+				return err
+			}
+			copy(content, plain)
+		} else if !errors.Is(err, cache.ErrNotFound) {
+			return err
+		}
+	}
+	err := u.db.Update(ctx, func(tx *cache.Tx) error {
+		cur, err := tx.Inode(in.Ino)
+		if err != nil {
+			return err
+		}
+		cur.Inline = content
+		if err := tx.UpdateInode(cur); err != nil {
+			return err
+		}
+		if err := tx.TruncateBlocks(in.Ino, 0); err != nil {
+			return err
+		}
+		for _, idx := range f.Dirty() {
+			if err := tx.SetCached(in.Ino, idx, false); err != nil {
+				return err
+			}
+		}
+		return tx.Uploaded(in.Ino, since)
+	})
+	if err != nil {
+		return err
+	}
+	for _, idx := range f.Dirty() {
+		f.Set(idx, false)
+	}
+	return nil
+}
+
+// abandon queues what a failed store placed for deletion.
+func (u *Uploader) abandon(st Stored) {
+	if len(st.Pending) == 0 {
+		return
+	}
+	err := u.db.Update(context.Background(), func(tx *cache.Tx) error { return tx.PendingToGarbage(st.Pending...) })
+	if err != nil {
+		u.cfg.Logger.Warn("could not queue the shards of a failed upload for deletion", "err", err)
+	}
+}
+
+// Status is what the uploader has to do.
+type Status struct {
+	QueuedFiles  int // files with changes not yet stored
+	DirtyBlocks  int // blocks newer than what the farmers hold
+	Uploading    int // blocks in flight now
+	CachedBlocks int
+	Garbage      int // shards waiting to be deleted
+	LastError    string
+}
+
+// Status reports the uploader's queue.
+func (u *Uploader) Status(ctx context.Context) (Status, error) {
+	var s Status
+	err := u.db.View(ctx, func(tx *cache.Tx) (err error) {
+		if s.QueuedFiles, err = tx.PendingUploads(); err != nil {
+			return err
+		}
+		if s.CachedBlocks, s.DirtyBlocks, err = tx.CachedCount(); err != nil {
+			return err
+		}
+		s.Garbage, err = tx.GarbageCount()
+		return err
+	})
+	u.mu.Lock()
+	s.Uploading = u.uploading
+	if u.lastErr != nil {
+		s.LastError = u.lastErr.Error()
+	}
+	u.mu.Unlock()
+	return s, err
+}
