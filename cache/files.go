@@ -129,6 +129,15 @@ func (f *File) Has(idx int64) (present, dirty bool) {
 	return present, dirty
 }
 
+// Blocks lists the blocks the data file holds. Caller holds the lock.
+func (f *File) Blocks() []CachedBlock {
+	out := make([]CachedBlock, 0, len(f.has))
+	for idx, d := range f.has {
+		out = append(out, CachedBlock{Index: idx, Dirty: d})
+	}
+	return out
+}
+
 // Dirty lists the dirty blocks. Caller holds the lock.
 func (f *File) Dirty() []int64 {
 	var out []int64
@@ -159,6 +168,17 @@ func (f *File) Forget(from int64) {
 	}
 }
 
+// Drop forgets one clean block and frees its space in the data file; a
+// dirty block is kept. Caller holds the lock and drops the metadata row.
+func (f *File) Drop(idx int64) error {
+	if dirty, ok := f.has[idx]; !ok || dirty {
+		return nil
+	}
+	delete(f.has, idx)
+	f.gen[idx]++
+	return punchHole(f.fd, idx*f.fs.bs, f.fs.bs)
+}
+
 // Gen is block idx's write count. Caller holds the lock.
 func (f *File) Gen(idx int64) uint64 { return f.gen[idx] }
 
@@ -186,3 +206,17 @@ func (f *File) Truncate(size int64) error { return f.fd.Truncate(size) }
 
 // Sync makes the data file durable.
 func (f *File) Sync() error { return f.fd.Sync() }
+
+// writeZeros overwrites [off, off+n) of f with zeros, not past its end.
+func writeZeros(f *os.File, off, n int64) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	n = min(n, fi.Size()-off)
+	if n <= 0 {
+		return nil
+	}
+	_, err = f.WriteAt(make([]byte, n), off)
+	return err
+}

@@ -59,9 +59,9 @@ func (t *Tx) CachedCount() (total, dirty int, err error) {
 }
 
 // EvictableBlocks lists up to limit clean cached blocks, least recently used
-// first, skipping inodes for which keep returns true (open or pinned).
-func (t *Tx) EvictableBlocks(limit int) ([]CachedRef, error) {
-	rows, err := t.query("SELECT ino, idx FROM cached WHERE dirty = 0 ORDER BY used LIMIT ?", limit)
+// first, after skipping the first `skip` of them.
+func (t *Tx) EvictableBlocks(skip, limit int) ([]CachedRef, error) {
+	rows, err := t.query("SELECT ino, idx FROM cached WHERE dirty = 0 ORDER BY used LIMIT ? OFFSET ?", limit, skip)
 	if err != nil {
 		return nil, err
 	}
@@ -128,4 +128,49 @@ func (t *Tx) PendingUploads() (int, error) {
 	var n int
 	err := t.queryRow("SELECT count(*) FROM uploads").Scan(&n)
 	return n, err
+}
+
+// CachedInodes lists the inodes the local cache holds blocks of.
+func (t *Tx) CachedInodes() ([]int64, error) {
+	rows, err := t.query("SELECT DISTINCT ino FROM cached ORDER BY ino")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var ino int64
+		if err := rows.Scan(&ino); err != nil {
+			return nil, err
+		}
+		out = append(out, ino)
+	}
+	return out, rows.Err()
+}
+
+// DropCachedBlock forgets one clean cached block; a dirty one stays.
+func (t *Tx) DropCachedBlock(ino, idx int64) error {
+	_, err := t.exec("DELETE FROM cached WHERE ino = ? AND idx = ? AND dirty = 0", ino, idx)
+	return err
+}
+
+// Pin keeps the subtree at ino in the local cache.
+func (t *Tx) Pin(ino int64) error {
+	_, err := t.exec("INSERT OR IGNORE INTO pins(ino) VALUES(?)", ino)
+	return err
+}
+
+// Unpin lets the subtree at ino be evicted again.
+func (t *Tx) Unpin(ino int64) error {
+	_, err := t.exec("DELETE FROM pins WHERE ino = ?", ino)
+	return err
+}
+
+// Pinned reports whether ino or any directory above it is pinned.
+func (t *Tx) Pinned(ino int64) (bool, error) {
+	var n int
+	err := t.queryRow(`WITH RECURSIVE up(ino) AS (
+			SELECT ? UNION SELECT d.parent FROM dentries d JOIN up ON d.ino = up.ino)
+		SELECT count(*) FROM pins WHERE ino IN (SELECT ino FROM up)`, ino).Scan(&n)
+	return n > 0, err
 }

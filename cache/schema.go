@@ -133,6 +133,12 @@ CREATE TABLE orphans (
 	ino INTEGER PRIMARY KEY             -- unlinked while open; dropped on last close or next start
 );
 `,
+	// v4: pinned subtrees ("available offline").
+	`
+CREATE TABLE pins (
+	ino INTEGER PRIMARY KEY REFERENCES inodes(ino) ON DELETE CASCADE
+);
+`,
 }
 
 // SchemaVersion is the user_version this binary writes.

@@ -285,3 +285,50 @@ func TestNamespaceOps(t *testing.T) {
 		t.Error("exchange did not swap")
 	}
 }
+
+func TestCacheClearLimitAndPins(t *testing.T) {
+	td := NewTest(t, 4, 2, 6)
+	u := newUploader(t, td)
+	bs := td.Settings().BlockSize
+	dir, err := td.Mkdir(ctx, RootIno, "photos", 0o755, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := randomBytes(2 * bs)
+	loose := randomBytes(3 * bs)
+	a := writeFile(t, td.Drive, dir.Ino, "pinned", pinned)
+	b := writeFile(t, td.Drive, RootIno, "loose", loose)
+	// Dirty blocks survive a clear.
+	dropped, kept, err := td.ClearCache(ctx)
+	if err != nil || dropped != 0 || kept != 5 {
+		t.Fatalf("clear before upload: dropped %d kept %d (%v), want 0 and 5", dropped, kept, err)
+	}
+	if err := u.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if dropped, kept, err = td.ClearCache(ctx); err != nil || dropped != 5 || kept != 0 {
+		t.Fatalf("clear after upload: dropped %d kept %d (%v), want 5 and 0", dropped, kept, err)
+	}
+	if err := td.Pin(ctx, "/photos"); err != nil {
+		t.Fatal(err)
+	}
+	readFile(t, td.Drive, b.Ino) // caches the loose file's 3 blocks
+	if err := td.EnforceCacheLimit(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	td.DB.View(ctx, func(tx *cache.Tx) error {
+		pa, _ := tx.CachedBlocks(int64(a.Ino))
+		lo, _ := tx.CachedBlocks(int64(b.Ino))
+		if len(pa) != 2 || len(lo) != 0 {
+			t.Errorf("after eviction to 0: pinned file holds %d blocks (want 2), loose %d (want 0)", len(pa), len(lo))
+		}
+		return nil
+	})
+	// Pinned data reads with every farmer gone.
+	for _, f := range td.Farmers {
+		f.Shutdown(ctx)
+	}
+	if got := readFile(t, td.Drive, a.Ino); !bytes.Equal(got, pinned) {
+		t.Fatal("pinned file unreadable offline")
+	}
+}
