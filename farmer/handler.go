@@ -147,6 +147,13 @@ func methodNotAllowed(w http.ResponseWriter, allow string) error {
 // format sentinels is logged here and reported as "internal error".
 func (h *handler) fail(w *statusWriter, r *http.Request, err error) {
 	status, body := format.EncodeError(err)
+	if r.Context().Err() != nil {
+		// The client went away (a hedged read it no longer needs): not
+		// the farmer's failure, and nobody reads the answer.
+		h.f.log.Debug("request abandoned by the client", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.status = 499
+		return
+	}
 	if status >= 500 {
 		h.f.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	} else {
