@@ -104,3 +104,21 @@ func notFound(err error, what string) error {
 	}
 	return err
 }
+
+// int64s runs a query whose rows are one integer each.
+func (t *Tx) int64s(query string, args ...any) ([]int64, error) {
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -89,21 +89,8 @@ func (t *Tx) MarkChanged(ino int64) error {
 
 // Changed lists files whose last change is older than quiet, oldest first.
 func (t *Tx) Changed(quiet time.Duration, limit int) ([]int64, error) {
-	rows, err := t.query("SELECT ino FROM uploads WHERE changed <= ? ORDER BY changed LIMIT ?",
+	return t.int64s("SELECT ino FROM uploads WHERE changed <= ? ORDER BY changed LIMIT ?",
 		time.Now().Add(-quiet).UnixNano(), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var ino int64
-		if err := rows.Scan(&ino); err != nil {
-			return nil, err
-		}
-		out = append(out, ino)
-	}
-	return out, rows.Err()
 }
 
 // ChangedSince reports when ino was last queued for upload, or ok=false.
@@ -132,20 +119,7 @@ func (t *Tx) PendingUploads() (int, error) {
 
 // CachedInodes lists the inodes the local cache holds blocks of.
 func (t *Tx) CachedInodes() ([]int64, error) {
-	rows, err := t.query("SELECT DISTINCT ino FROM cached ORDER BY ino")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var ino int64
-		if err := rows.Scan(&ino); err != nil {
-			return nil, err
-		}
-		out = append(out, ino)
-	}
-	return out, rows.Err()
+	return t.int64s("SELECT DISTINCT ino FROM cached ORDER BY ino")
 }
 
 // DropCachedBlock forgets one clean cached block; a dirty one stays.

@@ -323,20 +323,7 @@ func (t *Tx) DropOrphan(ino int64) (dropped bool, err error) {
 // Orphans lists inodes unlinked while open. At start nothing is open, so
 // the caller drops them all.
 func (t *Tx) Orphans() ([]int64, error) {
-	rows, err := t.query("SELECT ino FROM orphans")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var ino int64
-		if err := rows.Scan(&ino); err != nil {
-			return nil, err
-		}
-		out = append(out, ino)
-	}
-	return out, rows.Err()
+	return t.int64s("SELECT ino FROM orphans")
 }
 
 func prefixed(p, cols string) string {
