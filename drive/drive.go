@@ -23,6 +23,9 @@ type Config struct {
 	// InlineMax is the largest file kept whole in the metadata instead of
 	// in blocks on the farmers: small files cost no round trips.
 	InlineMax int
+	// ReadAhead is how many blocks past a sequential read are fetched in
+	// the background.
+	ReadAhead int
 	// UID and GID own what this drive creates.
 	UID, GID uint32
 	Logger   *slog.Logger
@@ -33,6 +36,7 @@ func NewConfig() Config {
 	return Config{
 		Concurrency: max(4, runtime.GOMAXPROCS(0)),
 		InlineMax:   16 << 10,
+		ReadAhead:   4,
 		UID:         uint32(os.Getuid()),
 		GID:         uint32(os.Getgid()),
 		Logger:      slog.New(slog.DiscardHandler),

@@ -30,7 +30,10 @@ type node struct {
 	// Guarded by f's lock.
 	size         int64
 	mtime, ctime time.Time
-	inline       []byte // content kept in the metadata, if the file is small
+	inline       []byte                  // content kept in the metadata, if the file is small
+	fetching     map[int64]chan struct{} // blocks being fetched; closed when done
+	readEnd      int64                   // where the last read ended: the next one there is sequential
+	aheadTo      int64                   // first block not yet asked for by read-ahead
 }
 
 // Handle is one open file description.
@@ -85,7 +88,8 @@ func (d *Drive) acquire(ctx context.Context, ino int64) (*node, error) {
 	f.Load(cached)
 	f.Unlock()
 	n := &node{ino: ino, f: f, opens: 1, size: in.Size, mtime: in.Mtime, ctime: in.Ctime, inline: in.Inline,
-		file: syncer.File{Ino: ino, Sealer: crypto.NewSealer(&fk)}}
+		fetching: make(map[int64]chan struct{}),
+		file:     syncer.File{Ino: ino, Sealer: crypto.NewSealer(&fk)}}
 	copy(n.file.ID[:], in.FileID)
 	d.nodes[ino] = n
 	return n, nil
@@ -226,18 +230,42 @@ func (h *Handle) Read(ctx context.Context, off int64, dst []byte) (int, error) {
 		}
 		done += len(piece)
 	}
+	if off == n.readEnd && off > 0 || off == 0 {
+		d.readAheadLocked(n, off+int64(len(dst)))
+	}
+	n.readEnd = off + int64(len(dst))
 	return len(dst), nil
 }
 
 // fillLocked brings block idx into the local data file if its content lives
 // elsewhere (in the metadata for a small file, or on the farmers), clean.
-// A hole stays a hole. Caller holds n.f's lock.
+// A hole stays a hole. Caller holds n.f's lock; it is let go while the
+// block travels, so readers of other blocks and read-ahead go on, and the
+// caller must look at the file's state again afterwards.
 func (d *Drive) fillLocked(ctx context.Context, n *node, idx int64) error {
-	if present, _ := n.f.Has(idx); present {
-		return nil
+	for {
+		if present, _ := n.f.Has(idx); present {
+			return nil
+		}
+		if ch := n.fetching[idx]; ch != nil { // someone is fetching it already
+			n.f.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+			}
+			n.f.Lock()
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			continue
+		}
+		break
 	}
 	bs := int64(d.dc.BlockSize)
 	start := idx * bs
+	if start >= n.size {
+		return nil
+	}
 	var data []byte
 	if idx == 0 && n.inline != nil {
 		data = n.inline
@@ -253,15 +281,25 @@ func (d *Drive) fillLocked(ctx context.Context, n *node, idx int64) error {
 		if err != nil {
 			return err
 		}
-		if data, err = d.blocks.Load(ctx, n.file, blk, nil); err != nil {
+		ch := make(chan struct{})
+		n.fetching[idx] = ch
+		n.f.Unlock()
+		data, err = d.blocks.Load(ctx, n.file, blk, nil)
+		n.f.Lock()
+		delete(n.fetching, idx)
+		close(ch)
+		if err != nil {
 			return err
+		}
+		if present, _ := n.f.Has(idx); present {
+			return nil // written meanwhile: the writer's bytes win
 		}
 	}
 	// The block in the file spans [start, start+extent); what the source
 	// lacks of it reads as zeros.
 	extent := min(bs, n.size-start)
 	if extent <= 0 {
-		return nil
+		return nil // truncated meanwhile
 	}
 	buf := make([]byte, extent)
 	copy(buf, data)
@@ -275,11 +313,44 @@ func (d *Drive) fillLocked(ctx context.Context, n *node, idx int64) error {
 	return nil
 }
 
+// readAhead asks for the blocks after a sequential read ending at end, in
+// the background, so the reader finds them local. Caller holds n.f's lock.
+func (d *Drive) readAheadLocked(n *node, end int64) {
+	if d.cfg.ReadAhead == 0 {
+		return
+	}
+	bs := int64(d.dc.BlockSize)
+	first := max((end+bs-1)/bs, n.aheadTo)
+	last := min((end-1)/bs+int64(d.cfg.ReadAhead), (n.size-1)/bs)
+	if first > last {
+		return
+	}
+	n.aheadTo = last + 1
+	d.mu.Lock()
+	n.opens++ // the read-ahead holds the file open
+	d.mu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		for idx := first; idx <= last; idx++ {
+			n.f.Lock()
+			err := d.fillLocked(ctx, n, idx)
+			n.f.Unlock()
+			if err != nil {
+				d.cfg.Logger.Debug("read-ahead", "ino", n.ino, "block", idx, "err", err)
+				break
+			}
+		}
+		d.release(ctx, n)
+	}()
+}
+
 // Write writes data at off (at the end with Append).
 func (h *Handle) Write(ctx context.Context, off int64, data []byte) (int, error) {
 	n, d := h.n, h.d
 	n.f.Lock()
 	defer n.f.Unlock()
+again:
 	if h.flags.Append {
 		off = n.size
 	}
@@ -303,6 +374,12 @@ func (h *Handle) Write(ctx context.Context, off int64, data []byte) (int, error)
 			if old > start && (off > start || end < old) {
 				if err := d.fillLocked(ctx, n, idx); err != nil {
 					return 0, err
+				}
+				if h.flags.Append && off != n.size {
+					goto again // another writer appended while we fetched
+				}
+				if _, dirty := n.f.Has(idx); dirty {
+					continue // written while we fetched
 				}
 			}
 		}
