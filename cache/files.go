@@ -43,14 +43,16 @@ type File struct {
 
 	// mu guards everything below and orders writes against snapshots, so
 	// that a block's data and its generation are read together.
-	mu     sync.Mutex
-	fd     *os.File
-	loaded bool
+	mu      sync.Mutex
+	fd      *os.File
+	loaded  bool
+	created bool // the data file did not exist: nothing the metadata lists is in it
 	// has: blocks the data file holds (value: dirty). gen counts writes per
 	// block: the uploader marks a block clean only if no write came after
 	// the snapshot it stored.
-	has map[int64]bool
-	gen map[int64]uint64
+	has  map[int64]bool
+	gen  map[int64]uint64
+	lost []CachedBlock
 	// Unflushed is set by writes and cleared when the metadata (size,
 	// times) is flushed; the uploader leaves such a file alone until then.
 	Unflushed bool
@@ -65,11 +67,16 @@ func (fs *Files) Get(ino int64) (*File, error) {
 		f.refs++
 		return f, nil
 	}
-	fd, err := os.OpenFile(fs.path(ino), os.O_RDWR|os.O_CREATE, 0o600)
+	created := false
+	fd, err := os.OpenFile(fs.path(ino), os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		created = true
+		fd, err = os.OpenFile(fs.path(ino), os.O_RDWR|os.O_CREATE, 0o600)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("local cache: %w", err)
 	}
-	f := &File{fs: fs, ino: ino, refs: 1, fd: fd, has: map[int64]bool{}, gen: map[int64]uint64{}}
+	f := &File{fs: fs, ino: ino, refs: 1, fd: fd, created: created, has: map[int64]bool{}, gen: map[int64]uint64{}}
 	fs.open[ino] = f
 	return f, nil
 }
@@ -109,14 +116,30 @@ func (f *File) Lock()   { f.mu.Lock() }
 func (f *File) Unlock() { f.mu.Unlock() }
 
 // Load fills the block map from the metadata once. Caller holds the lock.
+// A data file that had to be created holds nothing: Lost then returns what
+// the metadata claimed, for the caller to forget.
 func (f *File) Load(blocks []CachedBlock) {
 	if f.loaded {
+		return
+	}
+	if f.created {
+		f.lost, f.loaded = blocks, true
 		return
 	}
 	for _, b := range blocks {
 		f.has[b.Index] = b.Dirty
 	}
 	f.loaded = true
+}
+
+// Lost returns, once, the blocks the metadata listed for a data file that
+// was gone (deleted by hand, a lost disk): the caller forgets them, and a
+// dirty one among them is data that never reached the farmers. Caller
+// holds the lock.
+func (f *File) Lost() []CachedBlock {
+	l := f.lost
+	f.lost = nil
+	return l
 }
 
 // Loaded reports whether Load ran. Caller holds the lock.

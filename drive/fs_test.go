@@ -332,3 +332,19 @@ func TestCacheClearLimitAndPins(t *testing.T) {
 		t.Fatal("pinned file unreadable offline")
 	}
 }
+
+func TestMissingCacheFileFallsBackToFarmers(t *testing.T) {
+	td := NewTest(t, 4, 2, 6)
+	u := newUploader(t, td)
+	data := randomBytes(3 * td.Settings().BlockSize)
+	a := writeFile(t, td.Drive, RootIno, "f", data)
+	if err := u.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	readFile(t, td.Drive, a.Ino) // cached
+	os.RemoveAll(td.CacheDir)    // the user deletes the cache by hand
+	os.MkdirAll(td.CacheDir, 0o700)
+	if got := readFile(t, td.Drive, a.Ino); !bytes.Equal(got, data) {
+		t.Fatal("read after the cache files vanished differs (zeros served?)")
+	}
+}

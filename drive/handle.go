@@ -86,6 +86,13 @@ func (d *Drive) acquire(ctx context.Context, ino int64) (*node, error) {
 	}
 	f.Lock()
 	f.Load(cached)
+	if lost := f.Lost(); len(lost) > 0 {
+		if err := d.forgetLost(ctx, ino, lost); err != nil {
+			f.Unlock()
+			f.Release()
+			return nil, err
+		}
+	}
 	f.Unlock()
 	n := &node{ino: ino, f: f, opens: 1, size: in.Size, mtime: in.Mtime, ctime: in.Ctime, inline: in.Inline,
 		fetching: make(map[int64]chan struct{}),
@@ -93,6 +100,21 @@ func (d *Drive) acquire(ctx context.Context, ino int64) (*node, error) {
 	copy(n.file.ID[:], in.FileID)
 	d.nodes[ino] = n
 	return n, nil
+}
+
+// forgetLost drops the metadata of cached blocks whose data file is gone,
+// so reads go back to the farmers instead of serving zeros.
+func (d *Drive) forgetLost(ctx context.Context, ino int64, lost []cache.CachedBlock) error {
+	dirty := 0
+	for _, b := range lost {
+		if b.Dirty {
+			dirty++
+		}
+	}
+	if dirty > 0 {
+		d.cfg.Logger.Error("local cache file missing: changes not yet uploaded are lost", "ino", ino, "blocks", dirty)
+	}
+	return d.db.Update(ctx, func(tx *cache.Tx) error { return tx.DropCached(ino, 0) })
 }
 
 // release drops one open of n; the last one flushes it and, if the file was

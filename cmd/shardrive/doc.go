@@ -1,5 +1,10 @@
 // Command shardrive is the user's client: it creates a drive, stores and
-// retrieves files, and lists and removes them.
+// retrieves files, lists and removes them, and mounts the drive as a folder.
+//
+// `mount` runs the daemon that owns the home while the drive is mounted
+// (package service); `status`, `sync`, `pin`, `unpin`, `cache clear` and
+// `unmount` talk to it over the home's control socket, and work on the home
+// directly when no daemon runs.
 //
 // Exit codes are an interface for scripts; they never change meaning:
 //
@@ -12,7 +17,10 @@
 //	5  damage found: data failed authentication or could not be rebuilt
 //	6  not found: no such file or directory in the drive
 //	7  no drive: the home holds no drive yet (run init), or init found one
-//	8  busy: another shardrive process is using this home
+//	8  busy: another shardrive process is using this home (or, for
+//	   unmount, the mount point is in use: the message names the processes)
+//	9  timeout: sync --wait --timeout ran out before everything was stored;
+//	   what is not stored stays queued
 //
 // Every command works without a terminal; errors are one line on stderr.
 package main

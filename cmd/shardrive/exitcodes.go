@@ -5,6 +5,8 @@ import (
 
 	"github.com/shardrive/shardrive/cache"
 	"github.com/shardrive/shardrive/core/crypto"
+	"github.com/shardrive/shardrive/mount"
+	"github.com/shardrive/shardrive/service"
 	"github.com/shardrive/shardrive/syncer"
 )
 
@@ -19,6 +21,7 @@ const (
 	exitNotFound    = 6
 	exitNoDrive     = 7
 	exitBusy        = 8
+	exitTimeout     = 9
 )
 
 var (
@@ -34,6 +37,7 @@ var exitTable = []struct {
 	code int
 }{
 	{errUsage, exitUsage},
+	{service.ErrTimeout, exitTimeout}, // outranks the failure a cut-short upload reports
 	{crypto.ErrInvalidMnemonic, exitWrongKey},
 	{crypto.ErrWrongKey, exitWrongKey},
 	{syncer.ErrDamaged, exitDamaged},
@@ -43,6 +47,8 @@ var exitTable = []struct {
 	{cache.ErrNotInitialized, exitNoDrive},
 	{errDriveExists, exitNoDrive},
 	{errBusy, exitBusy},
+	{service.ErrBusy, exitBusy},
+	{mount.ErrBusy, exitBusy},
 }
 
 func exitCode(err error) int {

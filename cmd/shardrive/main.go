@@ -89,6 +89,13 @@ func newRootCommand(g *globals) *cobra.Command {
 		newLsCommand(g),
 		newRmCommand(g),
 		newMkdirCommand(g),
+		newMountCommand(g),
+		newUnmountCommand(g),
+		newStatusCommand(g),
+		newSyncCommand(g),
+		newPinCommand(g),
+		newUnpinCommand(g),
+		newCacheCommand(g),
 	)
 	return root
 }

@@ -1,0 +1,490 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/shardrive/shardrive/cache"
+	"github.com/shardrive/shardrive/mount"
+	"github.com/shardrive/shardrive/netclient"
+	"github.com/shardrive/shardrive/syncer"
+)
+
+// Config is a daemon's settings. Start from NewConfig.
+type Config struct {
+	Home     Home
+	MountDir string
+	// CacheDir moves the local block cache (see OpenConfig.CacheDir).
+	CacheDir string
+	// CacheMaxSize is the local cache limit in bytes; 0: no limit. Dirty
+	// blocks and pinned subtrees stay whatever the limit.
+	CacheMaxSize int64
+	Mount        mount.Options
+	Uploader     syncer.UploaderConfig
+	Network      netclient.NetworkConfig
+	// MaintainEvery is how often the cache limit is enforced.
+	MaintainEvery time.Duration
+	// ProbeEvery is how often the farmers are probed (so status shows them
+	// up or down) and their figures saved.
+	ProbeEvery time.Duration
+	// FinalSyncTimeout bounds the upload round at stop; what it does not
+	// finish uploads at the next start.
+	FinalSyncTimeout time.Duration
+	// UnmountRetry is the pause between unmount attempts while the mount
+	// is busy at stop.
+	UnmountRetry time.Duration
+	Logger       *slog.Logger
+}
+
+// NewConfig returns the defaults for home h mounted on dir.
+func NewConfig(h Home, dir string) Config {
+	return Config{
+		Home:             h,
+		MountDir:         dir,
+		Mount:            mount.NewOptions(),
+		Uploader:         syncer.NewUploaderConfig(),
+		Network:          netclient.NewNetworkConfig(),
+		MaintainEvery:    30 * time.Second,
+		ProbeEvery:       time.Minute,
+		FinalSyncTimeout: 30 * time.Second,
+		UnmountRetry:     time.Second,
+		Logger:           slog.New(slog.DiscardHandler),
+	}
+}
+
+// Validate reports settings that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Home.State == "":
+		return errors.New("daemon: no home")
+	case c.MountDir == "":
+		return errors.New("daemon: no mount directory")
+	case c.CacheMaxSize < 0:
+		return fmt.Errorf("daemon: cache max size %d < 0", c.CacheMaxSize)
+	case c.MaintainEvery <= 0 || c.ProbeEvery <= 0 || c.UnmountRetry <= 0:
+		return errors.New("daemon: maintenance, probe and unmount-retry intervals must be > 0")
+	case c.FinalSyncTimeout < 0:
+		return errors.New("daemon: final sync timeout < 0")
+	case c.Logger == nil:
+		return errors.New("daemon: no logger")
+	}
+	if err := c.Mount.Validate(); err != nil {
+		return err
+	}
+	u := c.Uploader
+	u.Logger = c.Logger
+	return u.Validate()
+}
+
+// Daemon owns a home while it runs: the drive mounted, uploads in the
+// background, the control socket answering.
+//
+// Goroutines, each with its owner and stop path: the uploader and the
+// maintenance loop (owned by Run, stopped by cancelling bgCancel and
+// waited for in shutdown), the FUSE server (owned by mount.Mounted, ended
+// by unmounting), the control server (ended by srv.Shutdown in shutdown),
+// and a watcher that closes mountDone when serving ends.
+type Daemon struct {
+	cfg     Config
+	log     *slog.Logger
+	sess    *Session
+	up      *syncer.Uploader
+	m       *mount.Mounted
+	ln      net.Listener
+	srv     *http.Server
+	started time.Time
+
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
+
+	mountDone chan struct{} // closed when the mount has ended
+	mountErr  error         // why; written before mountDone closes
+
+	// reqCtx ends the work of control requests when shutdown begins.
+	reqCtx    context.Context
+	reqCancel context.CancelFunc
+
+	// mu guards closing. Requests hold it shared while they use the
+	// session; shutdown takes it exclusively before closing the session.
+	mu      sync.RWMutex
+	closing bool
+
+	finished chan struct{} // closed when shutdown is over but for the lock and socket
+	final    UnmountReply  // written before finished closes
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start opens the home (taking its exclusive lock), mounts the drive on
+// cfg.MountDir and serves the control socket. It returns once the mount is
+// live; Run then keeps it until it is asked to stop.
+func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, log: cfg.Logger, started: time.Now(), mountDone: make(chan struct{}), finished: make(chan struct{})}
+	ocfg := NewOpenConfig()
+	ocfg.Access = Exclusive
+	ocfg.CacheDir = cfg.CacheDir
+	ocfg.Network = cfg.Network
+	ocfg.Logger = cfg.Logger
+	if d.sess, err = Open(ctx, cfg.Home, ocfg); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			if d.ln != nil {
+				d.ln.Close()
+				os.Remove(cfg.Home.SocketPath())
+			}
+			d.sess.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	ucfg := cfg.Uploader
+	ucfg.Logger = cfg.Logger
+	if d.up, err = d.sess.NewUploader(ctx, ucfg); err != nil {
+		return nil, err
+	}
+	if d.ln, err = listenControl(cfg.Home.SocketPath()); err != nil {
+		return nil, err
+	}
+	if cleared, err := ClearStaleMount(cfg.MountDir); err != nil {
+		return nil, fmt.Errorf("a dead mount is left on %s and could not be removed: %w", cfg.MountDir, err)
+	} else if cleared {
+		d.log.Info("removed the dead mount a stopped daemon left", "dir", cfg.MountDir)
+	}
+	mopts := cfg.Mount
+	mopts.Logger = cfg.Logger
+	if d.m, err = mount.Mount(ctx, cfg.MountDir, d.sess.Drive, mopts); err != nil {
+		return nil, err
+	}
+	go func() {
+		d.mountErr = d.m.Wait()
+		close(d.mountDone)
+	}()
+
+	var bgCtx context.Context
+	bgCtx, d.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
+	d.reqCtx, d.reqCancel = context.WithCancel(context.WithoutCancel(ctx))
+	d.bg.Go(func() { d.up.Run(bgCtx) })
+	d.bg.Go(func() { d.maintain(bgCtx) })
+	d.srv = newControlServer(d, uint32(os.Getuid()), cfg.Logger)
+	go d.srv.Serve(d.ln) // returns ErrServerClosed after Shutdown
+	d.log.Info("daemon started", "pid", os.Getpid(), "mount", d.m.Dir(), "cache", d.sess.CacheDir)
+	return d, nil
+}
+
+// Final is how the daemon stopped: valid once Run has returned.
+func (d *Daemon) Final() UnmountReply {
+	select {
+	case <-d.finished:
+		return d.final
+	default:
+		return UnmountReply{}
+	}
+}
+
+// MountDir is the mount point, absolute and without symlinks.
+func (d *Daemon) MountDir() string { return d.m.Dir() }
+
+// Run keeps the daemon until ctx ends (a signal) or the mount ends (the
+// control socket's unmount, or fusermount3 -u from outside), then stops:
+// unmount, retried for as long as the mount is busy (each failure logged
+// with the processes that hold it; a caller that must leave at once exits
+// the process: every byte flushed so far is safe), flush, a last upload
+// round of at most FinalSyncTimeout, close, release the home.
+func (d *Daemon) Run(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		d.log.Info("stopping: unmounting", "dir", d.m.Dir())
+		d.unmountRetrying()
+	case <-d.mountDone:
+	}
+	return d.shutdown()
+}
+
+// unmountRetrying unmounts, trying again while the mount is busy, until
+// the mount has ended.
+func (d *Daemon) unmountRetrying() {
+	for {
+		err := d.m.Unmount()
+		if err == nil {
+			<-d.mountDone
+			return
+		}
+		if errors.Is(err, mount.ErrBusy) {
+			d.log.Warn("mount busy: close what uses it (or send a second signal to exit now; nothing flushed is lost)",
+				"dir", d.m.Dir(), "holders", describeHolders(d.m.Dir()))
+		} else {
+			d.log.Warn("unmount failed; trying again", "dir", d.m.Dir(), "err", err)
+		}
+		select {
+		case <-d.mountDone:
+			return
+		case <-time.After(d.cfg.UnmountRetry):
+		}
+	}
+}
+
+// shutdown stops everything after the mount has ended. It runs once.
+func (d *Daemon) shutdown() error {
+	d.stopOnce.Do(func() { d.stopErr = d.doShutdown() })
+	return d.stopErr
+}
+
+func (d *Daemon) doShutdown() error {
+	ctx := context.Background()
+	if d.mountErr != nil {
+		d.log.Warn("mount ended with an error", "err", d.mountErr)
+	}
+	d.log.Info("unmounted; stopping", "dir", d.m.Dir())
+	d.reqCancel()
+	d.mu.Lock() // waits for requests using the session
+	d.closing = true
+	d.mu.Unlock()
+	d.bgCancel()
+	d.bg.Wait()
+
+	var errs []error
+	if err := d.sess.Drive.FlushAll(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("flush open files: %w", err))
+	}
+	d.final.MountDir = d.m.Dir()
+	if d.cfg.FinalSyncTimeout > 0 {
+		d.log.Info("last upload round", "at_most", d.cfg.FinalSyncTimeout)
+		if err := syncWithin(ctx, d.up, d.cfg.FinalSyncTimeout); err != nil {
+			d.final.SyncError = err.Error()
+			d.log.Warn("last upload round did not finish; the rest uploads at the next start", "err", err)
+		}
+	}
+	if err := d.sess.DB.View(ctx, func(tx *cache.Tx) (err error) {
+		d.final.QueuedFiles, err = tx.PendingUploads()
+		return err
+	}); err != nil {
+		errs = append(errs, err)
+	}
+	if d.final.QueuedFiles > 0 {
+		d.log.Warn("files still queued for upload at stop; they upload at the next start", "files", d.final.QueuedFiles)
+	}
+	d.sess.closeData(ctx)
+	close(d.finished)
+
+	// Let an unmount request answer, then stop serving.
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	if err := d.srv.Shutdown(sctx); err != nil {
+		d.srv.Close()
+	}
+	cancel()
+	if err := os.Remove(d.cfg.Home.SocketPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	d.sess.lock.Unlock()
+	d.log.Info("daemon stopped", "queued_files", d.final.QueuedFiles)
+	if d.mountErr != nil {
+		errs = append(errs, fmt.Errorf("mount: %w", d.mountErr))
+	}
+	return errors.Join(errs...)
+}
+
+// maintain enforces the cache limit and probes the farmers until ctx ends.
+func (d *Daemon) maintain(ctx context.Context) {
+	d.probe(ctx)
+	limit := time.NewTicker(d.cfg.MaintainEvery)
+	defer limit.Stop()
+	probe := time.NewTicker(d.cfg.ProbeEvery)
+	defer probe.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-limit.C:
+			d.enforceLimit(ctx)
+		case <-probe.C:
+			d.probe(ctx)
+		}
+	}
+}
+
+func (d *Daemon) enforceLimit(ctx context.Context) {
+	if d.cfg.CacheMaxSize <= 0 {
+		return
+	}
+	if err := d.sess.Drive.EnforceCacheLimit(ctx, d.cfg.CacheMaxSize); err != nil && ctx.Err() == nil {
+		d.log.Warn("cache limit", "err", err)
+	}
+}
+
+// probe asks every farmer for a sign of life and saves what was measured.
+func (d *Daemon) probe(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	d.sess.Net.Probe(pctx)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	if err := d.sess.SaveFarmerStats(ctx); err != nil && ctx.Err() == nil {
+		d.log.Warn("save farmer figures", "err", err)
+	}
+}
+
+// enter admits a control request that uses the session; leave ends it.
+// The request's work gets a context that also ends when shutdown begins.
+func (d *Daemon) enter(ctx context.Context) (context.Context, func(), error) {
+	d.mu.RLock()
+	if d.closing {
+		d.mu.RUnlock()
+		return nil, nil, ErrStopping
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(d.reqCtx, cancel)
+	return ctx, func() { stop(); cancel(); d.mu.RUnlock() }, nil
+}
+
+// stopped turns an error of a request cut short by shutdown into
+// ErrStopping.
+func (d *Daemon) stopped(err error) error {
+	if err != nil && d.reqCtx.Err() != nil {
+		return fmt.Errorf("%w: %w", ErrStopping, err)
+	}
+	return err
+}
+
+func (d *Daemon) status(ctx context.Context) (Status, error) {
+	ctx, leave, err := d.enter(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	defer leave()
+	st, err := d.sess.status(ctx, d.up)
+	st.Daemon = &DaemonStatus{PID: os.Getpid(), MountDir: d.m.Dir(), ReadOnly: d.cfg.Mount.ReadOnly, Started: d.started.UTC()}
+	st.Cache.MaxBytes = d.cfg.CacheMaxSize
+	return st, d.stopped(err)
+}
+
+func (d *Daemon) sync(ctx context.Context, req SyncRequest) (SyncReply, error) {
+	if !req.Wait {
+		d.up.Kick()
+		// The background round keeps the quiet period; an explicit sync
+		// without waiting still wants everything now, so run one in the
+		// background, owned by bg (shutdown waits for it).
+		ctx, leave, err := d.enter(context.WithoutCancel(ctx))
+		if err != nil {
+			return SyncReply{}, err
+		}
+		d.bg.Go(func() {
+			defer leave()
+			if err := d.up.Sync(ctx); err != nil && ctx.Err() == nil {
+				d.log.Warn("sync", "err", err)
+			}
+		})
+		var rep SyncReply
+		err = d.sess.DB.View(ctx, func(tx *cache.Tx) (err error) {
+			rep.QueuedFiles, err = tx.PendingUploads()
+			return err
+		})
+		return rep, err
+	}
+	ctx, leave, err := d.enter(ctx)
+	if err != nil {
+		return SyncReply{}, err
+	}
+	defer leave()
+	err = syncWithin(ctx, d.up, time.Duration(req.TimeoutMS)*time.Millisecond)
+	if err == nil {
+		d.enforceLimit(ctx) // what was dirty is clean now, so it may go
+	}
+	var rep SyncReply
+	if qerr := d.sess.DB.View(context.WithoutCancel(ctx), func(tx *cache.Tx) (err error) {
+		rep.QueuedFiles, err = tx.PendingUploads()
+		return err
+	}); err == nil {
+		err = qerr
+	}
+	return rep, d.stopped(err)
+}
+
+func (d *Daemon) pin(ctx context.Context, p string, pin bool) error {
+	ctx, leave, err := d.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer leave()
+	if pin {
+		err = d.sess.Drive.Pin(ctx, p)
+	} else {
+		err = d.sess.Drive.Unpin(ctx, p)
+	}
+	return d.stopped(err)
+}
+
+func (d *Daemon) fileStatus(ctx context.Context, p string) (FileStatus, error) {
+	ctx, leave, err := d.enter(ctx)
+	if err != nil {
+		return FileStatus{}, err
+	}
+	defer leave()
+	st, err := d.sess.FileStatus(ctx, p)
+	return st, d.stopped(err)
+}
+
+func (d *Daemon) clearCache(ctx context.Context) (ClearReply, error) {
+	ctx, leave, err := d.enter(ctx)
+	if err != nil {
+		return ClearReply{}, err
+	}
+	defer leave()
+	var rep ClearReply
+	rep.Dropped, rep.Kept, err = d.sess.Drive.ClearCache(ctx)
+	return rep, d.stopped(err)
+}
+
+// unmount tries once (with the mount's own short retries) to unmount; if
+// the mount is busy it stays up and the error names who holds it. Once it
+// is gone, the answer waits for the rest of the stop.
+func (d *Daemon) unmount(ctx context.Context) (UnmountReply, error) {
+	_, leave, err := d.enter(ctx)
+	if err != nil {
+		return UnmountReply{}, err
+	}
+	err = d.m.Unmount()
+	leave()
+	if err != nil {
+		if errors.Is(err, mount.ErrBusy) {
+			return UnmountReply{}, fmt.Errorf("%w: %s %s", mount.ErrBusy, d.m.Dir(), describeHolders(d.m.Dir()))
+		}
+		return UnmountReply{}, err
+	}
+	select {
+	case <-d.finished:
+		return d.final, nil
+	case <-ctx.Done():
+		return UnmountReply{}, ctx.Err()
+	}
+}
+
+// ResolveMountDir returns dir absolute and without symlinks, as the
+// daemon reports it. A dead mount (ENOTCONN) resolves without following
+// its last element.
+func ResolveMountDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		return r, nil
+	}
+	parent, err := filepath.EvalSymlinks(filepath.Dir(abs))
+	if err != nil {
+		return abs, nil
+	}
+	return filepath.Join(parent, filepath.Base(abs)), nil
+}
