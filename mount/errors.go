@@ -1,0 +1,100 @@
+package mount
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"syscall"
+
+	"bazil.org/fuse"
+
+	"github.com/shardrive/shardrive/drive"
+)
+
+// Errors of the mount itself, for callers that branch on them.
+var (
+	// ErrUnavailable: FUSE cannot be used here (no /dev/fuse, or no
+	// fusermount3 to mount with).
+	ErrUnavailable = errors.New("FUSE is not available")
+	// ErrAllowOther: AllowOther was asked by a non-root user while
+	// /etc/fuse.conf lacks user_allow_other.
+	ErrAllowOther = errors.New("allow_other is not permitted")
+	// ErrBusy: the mount is in use and could not be unmounted.
+	ErrBusy = errors.New("mount point is busy")
+)
+
+// errnos is the one table from drive errors to the errnos the kernel hands
+// to applications. Order matters only for errors that wrap several of these;
+// the drive's sentinels come first. Anything not listed is EIO (and logged).
+//
+// Syscall errnos from the local cache disk are listed for the two that mean
+// something to an application (the disk is full); every other local failure
+// is EIO, never a misleading ENOENT or EACCES from a cache file.
+var errnos = []struct {
+	err   error
+	errno syscall.Errno
+}{
+	{drive.ErrNotFound, syscall.ENOENT},
+	{drive.ErrExists, syscall.EEXIST},
+	{drive.ErrNotDir, syscall.ENOTDIR},
+	{drive.ErrIsDir, syscall.EISDIR},
+	{drive.ErrNotEmpty, syscall.ENOTEMPTY},
+	{drive.ErrNameTooLong, syscall.ENAMETOOLONG},
+	{drive.ErrInvalid, syscall.EINVAL},
+	{drive.ErrNoXattr, syscall.ENODATA},
+	{drive.ErrNotSupported, syscall.ENOTSUP},
+	{drive.ErrPermission, syscall.EPERM},
+	{drive.ErrNoSpace, syscall.ENOSPC},
+	{syscall.ENOSPC, syscall.ENOSPC},
+	{syscall.EDQUOT, syscall.EDQUOT},
+}
+
+// errno turns err into what bazil answers the kernel with. It returns a
+// fuse.Errno for every error but cancellation: context.Canceled goes back
+// as itself, so that bazil answers EINTR when the kernel interrupted the
+// request (and EIO when something else canceled it).
+func errno(err error) (e error, known bool) {
+	if errors.Is(err, context.Canceled) {
+		return context.Canceled, true
+	}
+	for _, m := range errnos {
+		if errors.Is(err, m.err) {
+			return fuse.Errno(m.errno), true
+		}
+	}
+	return fuse.Errno(syscall.EIO), false
+}
+
+// fail converts err for an answer to the kernel and logs what has no errno
+// of its own: such an error is a bug or a failing disk or network, and EIO
+// alone would leave the user with nothing to go on. The log names the
+// operation and the inode number, never a file name.
+func (f *fsys) fail(op string, ino uint64, err error) error {
+	e, known := errno(err)
+	if known {
+		if f.log.Enabled(context.Background(), slog.LevelDebug) {
+			f.log.Debug("fuse: request failed", "op", op, "ino", ino, "errno", e, "err", err)
+		}
+		return e
+	}
+	f.log.Warn("fuse: I/O error", "op", op, "ino", ino, "err", err)
+	return e
+}
+
+// errnoError is an errno raised by the adapter itself (for requests the
+// drive never sees), with the reason kept for bazil's debug log.
+func errnoError(e syscall.Errno, format string, args ...any) error {
+	return &adapterError{errno: e, msg: fmt.Sprintf(format, args...)}
+}
+
+type adapterError struct {
+	errno syscall.Errno
+	msg   string
+}
+
+func (e *adapterError) Error() string     { return e.msg + ": " + e.errno.Error() }
+func (e *adapterError) Errno() fuse.Errno { return fuse.Errno(e.errno) }
+func (e *adapterError) Unwrap() error     { return e.errno }
+
+var _ fuse.ErrorNumber = (*adapterError)(nil)
