@@ -16,6 +16,7 @@ import (
 	"github.com/shardrive/shardrive/core/crypto"
 	"github.com/shardrive/shardrive/core/format"
 	"github.com/shardrive/shardrive/netclient"
+	"github.com/shardrive/shardrive/service"
 	"github.com/shardrive/shardrive/syncer"
 )
 
@@ -75,7 +76,7 @@ func runInit(ctx context.Context, o initOptions, g *globals) error {
 	if err := os.MkdirAll(h.state, 0o700); err != nil {
 		return err
 	}
-	lock, err := lockHome(h.lockPath(), true)
+	lock, err := service.LockHome(h.lockPath(), true)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,6 @@ const (
 
 var (
 	errUsage       = errors.New("usage")
-	errBusy        = errors.New("home is in use by another shardrive process")
 	errDriveExists = errors.New("a drive already exists in this home")
 )
 
@@ -46,7 +45,6 @@ var exitTable = []struct {
 	{cache.ErrNotFound, exitNotFound},
 	{cache.ErrNotInitialized, exitNoDrive},
 	{errDriveExists, exitNoDrive},
-	{errBusy, exitBusy},
 	{service.ErrBusy, exitBusy},
 	{mount.ErrBusy, exitBusy},
 }
