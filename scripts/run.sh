@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # make run: six shardfarmer processes on 127.0.0.1:7001-7006 with their data
 # under RUN_DIR/farmN, a drive in RUN_DIR/home created on the first run and
-# reused after, then in the foreground until Ctrl-C stops the farmers.
+# reused after, then in the foreground until   $bin/shardrive --home $home sync --wait
+  $bin/shardrive --home $home cache clear
+
+Ctrl-C unmounts the drive and stops the farmers.
 set -euo pipefail
 run_dir=${1:?usage: run.sh RUN_DIR}
 bin=$(cd "$(dirname "$0")/.." && pwd)/bin
@@ -9,8 +12,12 @@ base_port=${SHARDRIVE_RUN_PORT:-7001}
 mkdir -p "$run_dir"
 home=$run_dir/home
 pids=()
+mnt=$run_dir/mnt
 stop() {
 	trap - INT TERM EXIT
+	if [ -n "${mounted:-}" ]; then
+		"$bin/shardrive" --home "$home" unmount "$mnt" && echo "drive unmounted"
+	fi
 	[ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
 	wait 2>/dev/null || true
 	echo "farmers stopped"
@@ -45,7 +52,31 @@ if [ ! -e "$home/drive.db" ]; then
 else
 	echo "reusing the drive in $home"
 fi
-cat <<TXT
+mkdir -p "$mnt"
+if [ -e /dev/fuse ]; then
+	"$bin/shardrive" --home "$home" mount --daemon "$mnt"
+	mounted=1
+else
+	echo "no /dev/fuse here: the drive is not mounted (the CLI below still works)"
+fi
+if [ -n "${mounted:-}" ]; then
+	cat <<TXT
+
+drive home: $home
+drive mounted at: $mnt  (use it like any folder)
+try:
+  cp -r README.md docs $mnt/ && ls -l $mnt
+  $bin/shardrive --home $home status
+  $bin/shardrive --home $home sync --wait        # returns once everything is on the farmers
+  $bin/shardrive --home $home cache clear        # the next reads come from the farmers
+  getfattr -n user.shardrive.status $mnt/README.md
+farmer logs: $run_dir/farm*.log, daemon log: $home/daemon.log
+(while the drive is mounted the daemon owns the home; put/get/ls/rm work on it when it is not)
+
+Ctrl-C unmounts the drive and stops the farmers.
+TXT
+else
+	cat <<TXT
 
 drive home: $home
 try:
@@ -57,4 +88,5 @@ farmer logs: $run_dir/farm*.log
 
 Ctrl-C stops the farmers.
 TXT
+fi
 wait
