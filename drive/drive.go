@@ -70,7 +70,9 @@ type Drive struct {
 	files  *cache.Files
 	dc     cache.DriveConfig
 
-	mu    sync.Mutex // guards nodes; taken before any file's lock, never after
+	// mu guards nodes. Lock order: mu, then a file's lock (cache.File);
+	// never take mu while holding a file's lock.
+	mu    sync.Mutex
 	nodes map[int64]*node
 }
 

@@ -348,10 +348,17 @@ func (d *Drive) readAheadLocked(n *node, end int64) {
 		return
 	}
 	n.aheadTo = last + 1
-	d.mu.Lock()
-	n.opens++ // the read-ahead holds the file open
-	d.mu.Unlock()
 	go func() {
+		// The read-ahead holds the file open. d.mu is never taken under a
+		// file's lock (acquire takes them the other way round), so take the
+		// reference here, and only if the file is still open.
+		d.mu.Lock()
+		if d.nodes[n.ino] != n {
+			d.mu.Unlock()
+			return
+		}
+		n.opens++
+		d.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		for idx := first; idx <= last; idx++ {
