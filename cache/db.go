@@ -24,7 +24,8 @@ var (
 // DB is the drive's metadata database. It is safe for concurrent use; writes
 // are serialised by SQLite (BEGIN IMMEDIATE), reads run beside them (WAL).
 type DB struct {
-	db *sql.DB
+	db *sql.DB // writers: BEGIN IMMEDIATE
+	ro *sql.DB // readers: plain BEGIN, so they never hold the write lock
 }
 
 // Open opens (creating if needed) the database at path and brings its schema
@@ -48,24 +49,35 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open metadata %s: %w", path, err)
 	}
-	return &DB{db: db}, nil
+	q.Set("_txlock", "deferred")
+	q.Set("mode", "ro")
+	ro, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	if err == nil {
+		err = ro.PingContext(ctx)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open metadata %s for reading: %w", path, err)
+	}
+	return &DB{db: db, ro: ro}, nil
 }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error { return errors.Join(d.ro.Close(), d.db.Close()) }
 
 // Update runs fn in a write transaction, committed if fn returns nil.
 func (d *DB) Update(ctx context.Context, fn func(*Tx) error) error {
-	return d.run(ctx, nil, fn)
+	return d.run(ctx, d.db, nil, fn)
 }
 
-// View runs fn in a read-only transaction.
+// View runs fn in a read-only transaction: a consistent snapshot that does
+// not hold up writers (WAL).
 func (d *DB) View(ctx context.Context, fn func(*Tx) error) error {
-	return d.run(ctx, &sql.TxOptions{ReadOnly: true}, fn)
+	return d.run(ctx, d.ro, &sql.TxOptions{ReadOnly: true}, fn)
 }
 
-func (d *DB) run(ctx context.Context, opts *sql.TxOptions, fn func(*Tx) error) error {
-	tx, err := d.db.BeginTx(ctx, opts)
+func (d *DB) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*Tx) error) error {
+	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin metadata transaction: %w", err)
 	}

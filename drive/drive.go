@@ -70,8 +70,9 @@ type Drive struct {
 	files  *cache.Files
 	dc     cache.DriveConfig
 
-	// mu guards nodes. Lock order: mu, then a file's lock (cache.File);
-	// never take mu while holding a file's lock.
+	// mu guards nodes. Lock order: mu, then a file's lock (cache.File),
+	// then a metadata write transaction. Never take mu under a file's
+	// lock, nor a file's lock inside a transaction.
 	mu    sync.Mutex
 	nodes map[int64]*node
 }

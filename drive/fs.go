@@ -87,22 +87,28 @@ func (d *Drive) Lookup(ctx context.Context, parent uint64, name string) (a Attr,
 	if len(name) > cache.MaxNameLen {
 		return a, ErrNameTooLong
 	}
-	err = d.db.View(ctx, func(tx *cache.Tx) error {
-		in, err := tx.Lookup(int64(parent), name)
-		a = d.attr(in)
+	var in cache.Inode
+	err = d.db.View(ctx, func(tx *cache.Tx) (err error) {
+		in, err = tx.Lookup(int64(parent), name)
 		return err
 	})
-	return a, err
+	if err != nil {
+		return a, err
+	}
+	return d.attr(in), nil // outside the transaction: attr takes a file's lock
 }
 
 // GetAttr returns the attributes of ino.
 func (d *Drive) GetAttr(ctx context.Context, ino uint64) (a Attr, err error) {
-	err = d.db.View(ctx, func(tx *cache.Tx) error {
-		in, err := tx.Inode(int64(ino))
-		a = d.attr(in)
+	var in cache.Inode
+	err = d.db.View(ctx, func(tx *cache.Tx) (err error) {
+		in, err = tx.Inode(int64(ino))
 		return err
 	})
-	return a, err
+	if err != nil {
+		return a, err
+	}
+	return d.attr(in), nil
 }
 
 // ReadDir lists directory ino (without . and ..).
@@ -241,10 +247,13 @@ func (d *Drive) Link(ctx context.Context, ino, newParent uint64, newName string)
 		if err == nil {
 			err = tx.UpdateInode(in)
 		}
-		a = d.attr(in)
+		a = attrOf(in)
 		return err
 	})
-	return a, err
+	if err != nil {
+		return a, err
+	}
+	return d.GetAttr(ctx, ino)
 }
 
 // Unlink removes a name that is not a directory. An open file's data stays

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/shardrive/shardrive/cache"
 	"github.com/shardrive/shardrive/syncer"
@@ -346,5 +348,63 @@ func TestMissingCacheFileFallsBackToFarmers(t *testing.T) {
 	os.MkdirAll(td.CacheDir, 0o700)
 	if got := readFile(t, td.Drive, a.Ino); !bytes.Equal(got, data) {
 		t.Fatal("read after the cache files vanished differs (zeros served?)")
+	}
+}
+
+// TestConcurrentHandles runs readers (with read-ahead), writers, truncates
+// and opens on one file at once, as a mount sees them. It fails if they
+// deadlock (a watchdog far beyond any normal run) or race (-race).
+func TestConcurrentHandles(t *testing.T) {
+	td := NewTest(t, 4, 2, 6)
+	u := newUploader(t, td)
+	bs := td.Settings().BlockSize
+	a := writeFile(t, td.Drive, RootIno, "f", randomBytes(6*bs))
+	if err := u.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := td.ClearCache(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() {
+				for i := range 10 {
+					h, err := td.Open(ctx, a.Ino, OpenFlags{Read: true, Write: true})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					buf := make([]byte, 64<<10)
+					for off := int64(0); off < int64(6*bs); off += int64(len(buf)) {
+						if _, err := h.Read(ctx, off, buf); err != nil {
+							t.Error(err)
+						}
+					}
+					switch (w + i) % 3 {
+					case 0:
+						h.Write(ctx, int64(i*1000), []byte("concurrent"))
+					case 1:
+						size := int64(5*bs + i)
+						td.SetAttr(ctx, a.Ino, SetAttr{Size: &size})
+					default:
+						td.GetAttr(ctx, a.Ino)
+					}
+					h.Flush(ctx)
+					h.Release(ctx)
+				}
+			})
+		}
+		wg.Wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("concurrent handles deadlocked")
+	}
+	if err := u.Sync(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
