@@ -174,26 +174,36 @@ func direntType(k cache.Kind) fuse.DirentType {
 	return fuse.DT_Unknown
 }
 
+// requestContext is bazil's per-request context hook (fs.Config.WithContext).
+//
+// Only reads and writes stay interruptible: they may wait for farmers or for
+// room in the cache, and an interrupted one changed nothing or can be
+// repeated. Every other request runs to the end whatever the kernel says:
+// they are short local metadata work, and a change cut off by an interrupt
+// (a signal to the calling thread: Go's runtime sends them all the time)
+// would reach the application as EINTR or EIO for something that was in fact
+// done, or half-known to it, where a local disk just does it.
+//
 // After a request that makes or changes a node (lookup, create, mkdir,
-// mknod, symlink, link, setattr) bazil asks the node for its attributes
-// once more, to answer the kernel. The drive has just returned them, so
-// the request's context carries them to Attr instead of a second query.
+// mknod, symlink, link, setattr) bazil asks the node for its attributes once
+// more, to answer the kernel. The drive has just returned them, so the
+// request's context carries them to Attr instead of a second query.
+func requestContext(ctx context.Context, req fuse.Request) context.Context {
+	switch req.(type) {
+	case *fuse.ReadRequest, *fuse.WriteRequest:
+		return ctx
+	case *fuse.LookupRequest, *fuse.CreateRequest, *fuse.MkdirRequest, *fuse.MknodRequest,
+		*fuse.SymlinkRequest, *fuse.LinkRequest, *fuse.SetattrRequest:
+		ctx = context.WithValue(ctx, rememberKey{}, &attrMemo{})
+	}
+	return context.WithoutCancel(ctx)
+}
+
 type rememberKey struct{}
 
 type attrMemo struct {
 	a  drive.Attr
 	ok bool
-}
-
-// withMemory gives the requests that need it a place to remember
-// attributes (fs.Config.WithContext).
-func withMemory(ctx context.Context, req fuse.Request) context.Context {
-	switch req.(type) {
-	case *fuse.LookupRequest, *fuse.CreateRequest, *fuse.MkdirRequest, *fuse.MknodRequest,
-		*fuse.SymlinkRequest, *fuse.LinkRequest, *fuse.SetattrRequest:
-		return context.WithValue(ctx, rememberKey{}, &attrMemo{})
-	}
-	return ctx
 }
 
 func remember(ctx context.Context, a drive.Attr) {

@@ -13,11 +13,23 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"github.com/shardrive/shardrive/drive"
 )
 
+// childEnv makes the test binary a helper process for what must not run
+// in the process that serves the mount (see testMmap).
+const childEnv = "SHARDRIVE_MOUNT_TEST_CHILD"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "mmap" {
+		if err := mmapChild(os.Getenv("CHILD_PATH")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	syscall.Umask(0o022) // the modes the tests expect
 	os.Exit(m.Run())
 }
@@ -114,7 +126,52 @@ func mountAt(tb testing.TB, dir string, d *drive.Drive, o Options) *Mounted {
 			tb.Errorf("%s is still in /proc/mounts", m.Dir())
 		}
 	})
+	if !o.ReadOnly {
+		p := filepath.Join(m.Dir(), ".prime-poll")
+		fd, err := syscall.Open(p, syscall.O_RDWR|syscall.O_CREAT|syscall.O_EXCL, 0o600)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		primePoll(tb, fd)
+		syscall.Close(fd)
+		if err := syscall.Unlink(p); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	return m
+}
+
+// primePoll has the kernel send its first POLL about fd, a file on the
+// mount, and learn from the ENOSYS answer not to send more, from a plain
+// system call: from os.Open the request would be made inside the Go
+// runtime, where a garbage collection could deadlock with the goroutine
+// that must answer it (see handle.Poll). A read-only mount needs a file of
+// its own (primeFile).
+func primePoll(tb testing.TB, fd int) {
+	tb.Helper()
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer syscall.Close(ep)
+	// syscall.EpollCtl is a raw system call, which would hold the P just
+	// the same: Syscall6 lets the runtime go on without this thread.
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}
+	if _, _, e := syscall.Syscall6(syscall.SYS_EPOLL_CTL, uintptr(ep), syscall.EPOLL_CTL_ADD, uintptr(fd),
+		uintptr(unsafe.Pointer(&ev)), 0, 0); e != 0 {
+		tb.Fatal("epoll_ctl:", e)
+	}
+}
+
+// primeFile is primePoll through an existing file.
+func primeFile(tb testing.TB, p string) {
+	tb.Helper()
+	fd, err := syscall.Open(p, syscall.O_RDONLY, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	primePoll(tb, fd)
 }
 
 // leftMounted reports whether /proc/mounts still lists dir.

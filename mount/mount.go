@@ -83,7 +83,7 @@ func Mount(ctx context.Context, dir string, d *drive.Drive, opts Options) (*Moun
 				log.Log(context.Background(), LevelTrace, "fuse", "msg", fmt.Sprint(msg))
 			}
 		},
-		WithContext: withMemory,
+		WithContext: requestContext,
 	})
 	m := &Mounted{dir: abs, conn: conn, srv: srv, fsys: f, done: make(chan struct{})}
 	go func() {

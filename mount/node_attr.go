@@ -57,6 +57,17 @@ func (n node) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *fuse.
 	if t, ok := setTime(v.Mtime(), v.MtimeNow(), req.Mtime); ok {
 		s.Mtime, any = &t, true
 	}
+	if v.SetattrKillSUIDGID() {
+		// A truncate by a caller without CAP_FSETID (HandleKillPriv).
+		if s.Mode != nil {
+			m := dropPriv(*s.Mode)
+			s.Mode = &m
+		} else if m, need, err := n.fs.privToDrop(ctx, n.ino); err != nil {
+			return n.fs.fail("setattr", n.ino, err)
+		} else if need {
+			s.Mode, any = &m, true
+		}
+	}
 	if !any {
 		// Only what the drive keeps itself (ctime) or nothing: the
 		// attributes bazil answers with come from Attr.
@@ -68,6 +79,41 @@ func (n node) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *fuse.
 	}
 	remember(ctx, a)
 	return nil
+}
+
+// dropPriv is mode without setuid, and without setgid where the group may
+// execute (a setgid bit without group execute means mandatory locking, and
+// stays), as a write or truncate by an unprivileged caller leaves it.
+func dropPriv(mode uint32) uint32 {
+	mode &^= syscall.S_ISUID
+	if mode&syscall.S_IXGRP != 0 {
+		mode &^= syscall.S_ISGID
+	}
+	return mode
+}
+
+// privToDrop returns ino's mode after dropPriv, and whether that changes it.
+func (f *fsys) privToDrop(ctx context.Context, ino uint64) (uint32, bool, error) {
+	a, err := f.d.GetAttr(ctx, ino)
+	if err != nil {
+		return 0, false, err
+	}
+	m := dropPriv(a.Mode)
+	return m, m != a.Mode, nil
+}
+
+// killPriv clears setuid and setgid of ino where a write, truncate or
+// O_TRUNC open by an unprivileged caller would on a local disk. With
+// HandleKillPriv the kernel leaves that to us and flags the requests (it
+// still sends the mode change itself where it knows the mode, so this is
+// often a no-op).
+func (f *fsys) killPriv(ctx context.Context, ino uint64) error {
+	m, need, err := f.privToDrop(ctx, ino)
+	if err != nil || !need {
+		return err
+	}
+	_, err = f.d.SetAttr(ctx, ino, drive.SetAttr{Mode: &m})
+	return err
 }
 
 // setTime picks a time to set: the one sent, or now when only "now" was.

@@ -3,6 +3,7 @@ package mount
 import (
 	"context"
 	"sync"
+	"syscall"
 
 	"bazil.org/fuse"
 	"bazil.org/fuse/fs"
@@ -22,6 +23,7 @@ var (
 	_ fs.HandleWriter   = (*handle)(nil)
 	_ fs.HandleFlusher  = (*handle)(nil)
 	_ fs.HandleReleaser = (*handle)(nil)
+	_ fs.HandlePoller   = (*handle)(nil)
 )
 
 // openFlags is what the drive needs of open(2)'s flags.
@@ -57,6 +59,11 @@ func (f *fsys) openResponseFlags() fuse.OpenResponseFlags {
 // sockets never reach us: the kernel serves them.)
 func (n file) Open(ctx context.Context, req *fuse.OpenRequest, resp *fuse.OpenResponse) (fs.Handle, error) {
 	flags := n.fs.openFlags(req.Flags)
+	if req.OpenFlags&fuse.OpenKillSUIDGID != 0 {
+		if err := n.fs.killPriv(ctx, n.ino); err != nil {
+			return nil, n.fs.fail("open", n.ino, err)
+		}
+	}
 	h, err := n.fs.d.Open(ctx, n.ino, flags)
 	if err != nil {
 		return nil, n.fs.fail("open", n.ino, err)
@@ -118,6 +125,11 @@ func (h *handle) Read(ctx context.Context, req *fuse.ReadRequest, resp *fuse.Rea
 
 // Write writes at an offset (at the end for O_APPEND without write-back).
 func (h *handle) Write(ctx context.Context, req *fuse.WriteRequest, resp *fuse.WriteResponse) error {
+	if req.Flags&fuse.WriteKillSUIDGID != 0 {
+		if err := h.fs.killPriv(ctx, h.ino); err != nil {
+			return h.fs.fail("write", h.ino, err)
+		}
+	}
 	n, err := h.h.Write(ctx, req.Offset, req.Data)
 	if err != nil {
 		return h.fs.fail("write", h.ino, err)
@@ -145,6 +157,18 @@ func (h *handle) Release(ctx context.Context, req *fuse.ReleaseRequest) error {
 		return h.fs.fail("release", h.ino, err)
 	}
 	return nil
+}
+
+// Poll answers ENOSYS, so that the kernel stops asking (it then reports a
+// regular file always ready, as a local disk does). bazil's default answer
+// says the same but keeps the kernel asking at every epoll_ctl(2) on a file:
+// Go's os.Open registers every file it opens with epoll from inside the
+// runtime, holding its P, and a garbage collection that waits for that P
+// while the answer needs a goroutine of the same process deadlocks any
+// process that opens files on its own mount (tests, or a daemon resolving
+// paths under it).
+func (h *handle) Poll(ctx context.Context, req *fuse.PollRequest, resp *fuse.PollResponse) error {
+	return syscall.ENOSYS
 }
 
 func (h *handle) fsync(ctx context.Context) error {

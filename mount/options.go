@@ -93,6 +93,10 @@ func (o Options) mountOptions() []fuse.MountOption {
 		fuse.Subtype("shardrive"),
 		fuse.DefaultPermissions(),
 		fuse.MaxReadahead(o.MaxReadahead),
+		// We clear setuid and setgid on the kernel's word (killPriv), so
+		// the kernel need not ask for security.capability before every
+		// write(2): one getxattr per inode instead.
+		fuse.HandleKillPriv(),
 	}
 	if o.AllowOther {
 		opts = append(opts, fuse.AllowOther())

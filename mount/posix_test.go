@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -17,10 +18,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The POSIX cases on one mount, each in a directory of its own. Every case
-// uses ordinary system calls on the mount, as an application would.
+// The POSIX cases, each in a directory of its own, on a mount with the
+// default options (the kernel's write-back cache) and on one where every
+// write goes straight through and pages stay cached between opens. Every
+// case uses ordinary system calls, as an application would.
 func TestPOSIX(t *testing.T) {
-	root, _, _ := mountTest(t)
+	t.Run("WriteBack", func(t *testing.T) { runPOSIX(t) })
+	t.Run("WriteThroughKeepCache", func(t *testing.T) {
+		runPOSIX(t, func(o *Options) { o.WritebackCache, o.KeepCache = false, true })
+	})
+}
+
+func runPOSIX(t *testing.T, edit ...func(*Options)) {
+	root, _, _ := mountTest(t, edit...)
 	cases := []struct {
 		name string
 		run  func(t *testing.T, dir string)
@@ -257,33 +267,42 @@ func testManyBlocks(t *testing.T, dir string) {
 	equal(t, "big file", read(t, p), data)
 }
 
+// The mapping lives in a child process: a page fault on the mount stops
+// its thread inside Go code, and a garbage collection that waited for that
+// thread would stop the very goroutines that serve the fault.
 func testMmap(t *testing.T, dir string) {
 	p := filepath.Join(dir, "mapped")
 	const size = 64 << 10
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Truncate(size); err != nil {
-		t.Fatal(err)
-	}
-	m, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
-	}
 	data := pattern(size, 6)
-	copy(m, data)
-	if err := unix.Msync(m, unix.MS_SYNC); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Munmap(m); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
+	write(t, p, make([]byte, size))
+	c := exec.Command(os.Args[0], "-test.run=^$")
+	c.Env = append(os.Environ(), childEnv+"=mmap", "CHILD_PATH="+p)
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("mmap writer: %v: %s", err, out)
 	}
 	equal(t, "written through mmap", read(t, p), data)
+}
+
+// mmapChild writes pattern(64 KiB, 6) into path through a shared mapping.
+func mmapChild(path string) error {
+	const size = 64 << 10
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	m, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		return err
+	}
+	copy(m, pattern(size, 6))
+	if err := unix.Msync(m, unix.MS_SYNC); err != nil {
+		return err
+	}
+	if err := syscall.Munmap(m); err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 func testFsync(t *testing.T, dir string) {
