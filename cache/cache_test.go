@@ -236,3 +236,21 @@ func TestFarmerStats(t *testing.T) {
 		return nil
 	})
 }
+
+func TestInodeNumbersAreNeverReused(t *testing.T) {
+	db := OpenTest(t)
+	var first, second int64
+	update(t, db, func(tx *Tx) error { first = newFile(t, tx, RootIno, "a"); return nil })
+	update(t, db, func(tx *Tx) error { _, err := tx.Unlink(RootIno, "a"); return err })
+	update(t, db, func(tx *Tx) error { second = newFile(t, tx, RootIno, "b"); return nil })
+	if second <= first {
+		t.Fatalf("inode %d after deleting %d: numbers must not be reused", second, first)
+	}
+	db.View(ctx, func(tx *Tx) error {
+		p, err := tx.Parent(second)
+		if err != nil || p.Ino != RootIno {
+			t.Errorf("Parent = %d, %v", p.Ino, err)
+		}
+		return nil
+	})
+}

@@ -83,9 +83,15 @@ func (d *DB) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*
 	}
 	if err := fn(&Tx{ctx: ctx, tx: tx}); err != nil {
 		tx.Rollback()
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr // database/sql rolled back under us: say why
+		}
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
 		return fmt.Errorf("commit metadata: %w", err)
 	}
 	return nil

@@ -2,6 +2,8 @@ package cache
 
 import (
 	"database/sql"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -168,20 +170,58 @@ func (t *Tx) ReadDir(ino int64) ([]Dirent, error) {
 }
 
 // CreateInode stores a new inode (in.Ino is ignored) and returns its number.
-// Link it into a directory with Link.
+// Link it into a directory with Link. Numbers are never reused, even after
+// a delete: the kernel, NFS exports and backup tools take them for identity.
 func (t *Tx) CreateInode(in Inode) (int64, error) {
 	var target any
 	if in.Kind == KindSymlink {
 		target = in.Target
 	}
-	res, err := t.exec(`INSERT INTO inodes(kind, mode, uid, gid, size, nlink, atime, mtime, ctime, file_id, file_key, target, inline)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		in.Kind, in.Mode, in.UID, in.GID, in.Size, selfLinks(in.Kind),
+	ino, err := t.nextIno()
+	if err != nil {
+		return 0, err
+	}
+	_, err = t.exec(`INSERT INTO inodes(ino, kind, mode, uid, gid, size, nlink, atime, mtime, ctime, file_id, file_key, target, inline)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ino, in.Kind, in.Mode, in.UID, in.GID, in.Size, selfLinks(in.Kind),
 		in.Atime.UnixNano(), in.Mtime.UnixNano(), in.Ctime.UnixNano(), in.FileID, in.FileKey, target, in.Inline)
 	if err != nil {
 		return 0, fmt.Errorf("create inode: %w", err)
 	}
-	return res.LastInsertId()
+	return ino, nil
+}
+
+// nextIno hands out inode numbers from a counter in the settings, which
+// only grows (it starts past the highest number in use).
+func (t *Tx) nextIno() (int64, error) {
+	v, err := t.setting("next_ino")
+	var n int64
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		if err := t.queryRow("SELECT coalesce(max(ino), 0) + 1 FROM inodes").Scan(&n); err != nil {
+			return 0, err
+		}
+	case err != nil:
+		return 0, err
+	case len(v) != 8:
+		return 0, fmt.Errorf("setting next_ino: %d bytes, want 8", len(v))
+	default:
+		n = int64(binary.BigEndian.Uint64(v))
+	}
+	return n, t.setSetting("next_ino", u64(uint64(n+1)))
+}
+
+// Parent returns the directory holding ino (a directory has one); the root
+// is its own parent.
+func (t *Tx) Parent(ino int64) (Inode, error) {
+	if ino == RootIno {
+		return t.Inode(RootIno)
+	}
+	var p int64
+	if err := t.queryRow("SELECT parent FROM dentries WHERE ino = ? LIMIT 1", ino).Scan(&p); err != nil {
+		return Inode{}, notFound(err, fmt.Sprintf("parent of inode %d", ino))
+	}
+	return t.Inode(p)
 }
 
 // selfLinks is the link count an inode has before any directory names it:

@@ -89,7 +89,14 @@ func (d *Drive) Lookup(ctx context.Context, parent uint64, name string) (a Attr,
 	}
 	var in cache.Inode
 	err = d.db.View(ctx, func(tx *cache.Tx) (err error) {
-		in, err = tx.Lookup(int64(parent), name)
+		switch name {
+		case ".":
+			in, err = tx.Inode(int64(parent))
+		case "..":
+			in, err = tx.Parent(int64(parent))
+		default:
+			in, err = tx.Lookup(int64(parent), name)
+		}
 		return err
 	})
 	if err != nil {
