@@ -36,7 +36,7 @@ fuzz:
 # Long rounds: big files, long fuzzing. Run before resolving an issue.
 test-long: build
 	SHARDRIVE_LONG=1 $(GO) test -timeout 60m ./cmd/... ./drive/... ./syncer/...
-	@$(MAKE) --no-print-directory fuzz FUZZTIME=2m
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=30s
 
 # Benchmarks: the crypto/erasure pipeline beside raw AES-GCM, and put/get
 # throughput over six loopback farmers, reported as MB/s.

@@ -82,6 +82,17 @@ func (f *fsys) fail(op string, ino uint64, err error) error {
 	return e
 }
 
+// failIO is fail for reads and writes, the interruptible requests: once the
+// kernel has interrupted one, whatever error the drive met on the way out
+// (a transaction cut short, a fetch abandoned) is the interrupt's doing,
+// and the answer is EINTR.
+func (f *fsys) failIO(ctx context.Context, op string, ino uint64, err error) error {
+	if ctx.Err() != nil {
+		return context.Canceled
+	}
+	return f.fail(op, ino, err)
+}
+
 // errnoError is an errno raised by the adapter itself (for requests the
 // drive never sees), with the reason kept for bazil's debug log.
 func errnoError(e syscall.Errno, format string, args ...any) error {

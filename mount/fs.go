@@ -176,7 +176,7 @@ func direntType(k cache.Kind) fuse.DirentType {
 
 // requestContext is bazil's per-request context hook (fs.Config.WithContext).
 //
-// Only reads and writes stay interruptible: they may wait for farmers or for
+// Only reads and writes of files stay interruptible: they may wait for farmers or for
 // room in the cache, and an interrupted one changed nothing or can be
 // repeated. Every other request runs to the end whatever the kernel says:
 // they are short local metadata work, and a change cut off by an interrupt
@@ -189,8 +189,12 @@ func direntType(k cache.Kind) fuse.DirentType {
 // more, to answer the kernel. The drive has just returned them, so the
 // request's context carries them to Attr instead of a second query.
 func requestContext(ctx context.Context, req fuse.Request) context.Context {
-	switch req.(type) {
-	case *fuse.ReadRequest, *fuse.WriteRequest:
+	switch r := req.(type) {
+	case *fuse.ReadRequest:
+		if !r.Dir {
+			return ctx
+		}
+	case *fuse.WriteRequest:
 		return ctx
 	case *fuse.LookupRequest, *fuse.CreateRequest, *fuse.MkdirRequest, *fuse.MknodRequest,
 		*fuse.SymlinkRequest, *fuse.LinkRequest, *fuse.SetattrRequest:

@@ -37,7 +37,8 @@ type Mounted struct {
 // Mount mounts d on dir and returns once the mount is live: fusermount3 has
 // mounted it and the kernel's INIT has been answered (bazil's fuse.Mount
 // does both before it returns), and requests are being served. Unmount, or
-// fusermount3 -u from outside, ends it; Wait reports when.
+// fusermount3 -u from outside, ends it; Wait reports when. ctx bounds the
+// mounting only.
 func Mount(ctx context.Context, dir string, d *drive.Drive, opts Options) (*Mounted, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -126,7 +127,7 @@ func (m *Mounted) Unmount() error {
 			<-m.done
 			return nil
 		}
-		if mounted, merr := isMountPoint(m.dir); merr == nil && !mounted {
+		if mounted, merr := IsMountPoint(m.dir); merr == nil && !mounted {
 			<-m.done // unmounted from outside meanwhile
 			return nil
 		}
@@ -174,9 +175,9 @@ func notCachedOK(err error) error {
 	return err
 }
 
-// isMountPoint reports whether dir is a mount point, by
-// /proc/self/mountinfo.
-func isMountPoint(dir string) (bool, error) {
+// IsMountPoint reports whether dir (absolute, without symlinks) is a mount
+// point, by /proc/self/mountinfo.
+func IsMountPoint(dir string) (bool, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return false, err

@@ -117,7 +117,7 @@ func (h *handle) Read(ctx context.Context, req *fuse.ReadRequest, resp *fuse.Rea
 	buf := resp.Data[:req.Size]
 	n, err := h.h.Read(ctx, req.Offset, buf)
 	if err != nil {
-		return h.fs.fail("read", h.ino, err)
+		return h.fs.failIO(ctx, "read", h.ino, err)
 	}
 	resp.Data = buf[:n]
 	return nil
@@ -132,7 +132,7 @@ func (h *handle) Write(ctx context.Context, req *fuse.WriteRequest, resp *fuse.W
 	}
 	n, err := h.h.Write(ctx, req.Offset, req.Data)
 	if err != nil {
-		return h.fs.fail("write", h.ino, err)
+		return h.fs.failIO(ctx, "write", h.ino, err)
 	}
 	resp.Size = n
 	return nil

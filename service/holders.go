@@ -3,6 +3,7 @@ package service
 import (
 	"errors"
 	"fmt"
+	"github.com/shardrive/shardrive/mount"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -142,35 +143,5 @@ func ForceUnmount(dir string, lazy bool) error {
 }
 
 // IsMountPoint reports whether dir (absolute, without symlinks) is a mount
-// point, by /proc/self/mountinfo: its fifth field, with space, tab,
-// newline and backslash escaped as \ooo.
-func IsMountPoint(dir string) (bool, error) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 5 && unescapeOctal(f[4]) == dir {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
+// point; the mount package owns reading the kernel's table.
+func IsMountPoint(dir string) (bool, error) { return mount.IsMountPoint(dir) }

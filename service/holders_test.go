@@ -33,17 +33,6 @@ func TestHoldersFindsWorkingDirectory(t *testing.T) {
 }
 
 func TestMountInfoParsing(t *testing.T) {
-	for in, want := range map[string]string{
-		`/plain`:              "/plain",
-		`/with\040space`:      "/with space",
-		`/tab\011and\134back`: "/tab\tand\\back",
-		`/bad\9escape`:        `/bad\9escape`,
-		`/end\04`:             `/end\04`,
-	} {
-		if got := unescapeOctal(in); got != want {
-			t.Errorf("unescapeOctal(%q) = %q, want %q", in, got, want)
-		}
-	}
 	if ok, err := IsMountPoint("/"); err != nil || !ok {
 		t.Errorf("IsMountPoint(/) = %v, %v", ok, err)
 	}

@@ -108,20 +108,29 @@ func (h Home) recordedCacheDir() (string, error) {
 	return dir, nil
 }
 
-// recordCacheDir writes the record atomically (temporary file, fsync,
-// rename, fsync of the directory).
+// recordCacheDir writes the record atomically.
 func (h Home) recordCacheDir(dir string) error {
 	b, err := marshalCacheDir(dir)
 	if err != nil {
 		return err
 	}
-	path := h.CacheDirPath()
-	tmp, err := os.CreateTemp(h.State, ".cache-dir.tmp*")
+	return WriteFileAtomic(h.CacheDirPath(), b, 0o600)
+}
+
+// WriteFileAtomic writes data to path via a synced temporary file, a rename
+// and a sync of the directory, so a crash leaves the old file or the new
+// one, never half of one.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -135,7 +144,7 @@ func (h Home) recordCacheDir(dir string) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	d, err := os.Open(h.State)
+	d, err := os.Open(filepath.Dir(path))
 	if err != nil {
 		return err
 	}

@@ -105,7 +105,7 @@ func runInit(ctx context.Context, o initOptions, g *globals) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(h.keysPath(), kb, 0o600); err != nil {
+	if err := service.WriteFileAtomic(h.keysPath(), kb, 0o600); err != nil {
 		return fmt.Errorf("write drive keys: %w", err)
 	}
 	db, err := cache.Open(ctx, h.dbPath())
