@@ -7,7 +7,7 @@ RUN_DIR  ?= $(CURDIR)/.run
 FUZZTIME ?= 5s
 export CGO_ENABLED := 1
 
-.PHONY: all build deps test test-short test-long fuzz bench run vet fmt clean
+.PHONY: all build deps test test-short test-long fuzz bench bench-mount run vet fmt clean
 
 all: build
 
@@ -43,6 +43,11 @@ test-long: build
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2x -count 1 ./core/crypto/ ./core/merkle/ ./core/erasure/ ./syncer/
 	scripts/bench-e2e.sh
+
+# The mount side by side with the local disk and gocryptfs (root: it drops
+# the page cache). SIZE_MIB, FILES and ROUNDS scale it.
+bench-mount: build
+	scripts/bench-mount.sh
 
 # A local network: six farmers on loopback under $(RUN_DIR), a drive created
 # once and reused, in the foreground until Ctrl-C.
