@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -42,6 +43,28 @@ func (k Kind) String() string {
 		return "socket"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
+}
+
+// FileMode is the os.FileMode of an inode of kind k with permission bits
+// mode (setuid 0o4000, setgid 0o2000 and sticky 0o1000 included).
+func FileMode(k Kind, mode uint32) os.FileMode {
+	m := os.FileMode(mode & 0o777)
+	for bit, fm := range map[uint32]os.FileMode{0o4000: os.ModeSetuid, 0o2000: os.ModeSetgid, 0o1000: os.ModeSticky} {
+		if mode&bit != 0 {
+			m |= fm
+		}
+	}
+	switch k {
+	case KindDir:
+		m |= os.ModeDir
+	case KindSymlink:
+		m |= os.ModeSymlink
+	case KindFIFO:
+		m |= os.ModeNamedPipe
+	case KindSocket:
+		m |= os.ModeSocket
+	}
+	return m
 }
 
 // Inode is a file, directory or symlink and its attributes.

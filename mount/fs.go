@@ -118,29 +118,7 @@ func (f *fsys) fill(out *fuse.Attr, a drive.Attr) {
 }
 
 // fileMode is the os.FileMode of a drive kind and mode bits.
-func fileMode(k cache.Kind, mode uint32) os.FileMode {
-	m := os.FileMode(mode & 0o777)
-	if mode&syscall.S_ISUID != 0 {
-		m |= os.ModeSetuid
-	}
-	if mode&syscall.S_ISGID != 0 {
-		m |= os.ModeSetgid
-	}
-	if mode&syscall.S_ISVTX != 0 {
-		m |= os.ModeSticky
-	}
-	switch k {
-	case cache.KindDir:
-		m |= os.ModeDir
-	case cache.KindSymlink:
-		m |= os.ModeSymlink
-	case cache.KindFIFO:
-		m |= os.ModeNamedPipe
-	case cache.KindSocket:
-		m |= os.ModeSocket
-	}
-	return m
-}
+func fileMode(k cache.Kind, mode uint32) os.FileMode { return cache.FileMode(k, mode) }
 
 // modeBits is the permission, setuid, setgid and sticky bits of m, as the
 // drive stores them.

@@ -69,17 +69,4 @@ func runLs(ctx context.Context, g *globals, o lsOptions, p string, w io.Writer) 
 }
 
 // modeString renders kind and permission bits as ls -l does.
-func modeString(k cache.Kind, mode uint32) string {
-	m := os.FileMode(mode & 0o777)
-	switch k {
-	case cache.KindDir:
-		m |= os.ModeDir
-	case cache.KindSymlink:
-		m |= os.ModeSymlink
-	case cache.KindFIFO:
-		m |= os.ModeNamedPipe
-	case cache.KindSocket:
-		m |= os.ModeSocket
-	}
-	return m.String()
-}
+func modeString(k cache.Kind, mode uint32) string { return cache.FileMode(k, mode).String() }
