@@ -118,7 +118,7 @@
 //     one with flags, without asking again. Plain rename(2) works; callers
 //     such as mv fall back to it. The drive implements both flags, for a
 //     bazil patch or another front.
-//   - FALLOCATE: not implemented here; bazil answers ENOTSUP and the kernel
+//   - FALLOCATE: the adapter has no handler; bazil answers ENOTSUP, the kernel
 //     EOPNOTSUPP, and glibc's posix_fallocate falls back to writing. Growing
 //     a file safely needs an "extend to at least" call in the drive, since a
 //     read-size-then-truncate here would race with write-back.
