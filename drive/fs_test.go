@@ -408,3 +408,25 @@ func TestConcurrentHandles(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestMtimeOfOpenFileReachesMetadataOnFlush(t *testing.T) {
+	td := NewTest(t, 4, 2, 6)
+	a, h, err := td.Create(ctx, RootIno, "f", 0o644, 0, 0, OpenFlags{Write: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt := time.Unix(1234567890, 123456789)
+	if got, err := td.SetAttr(ctx, a.Ino, SetAttr{Mtime: &mt}); err != nil || !got.Mtime.Equal(mt) {
+		t.Fatalf("SetAttr = %v, %v", got.Mtime, err)
+	}
+	if err := h.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	td.DB.View(ctx, func(tx *cache.Tx) error {
+		in, err := tx.Inode(int64(a.Ino))
+		if err != nil || !in.Mtime.Equal(mt) {
+			t.Errorf("mtime in the metadata after close = %v, %v; want %v", in.Mtime, err, mt)
+		}
+		return nil
+	})
+}

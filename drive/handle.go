@@ -540,6 +540,18 @@ func (d *Drive) SetAttr(ctx context.Context, ino uint64, s SetAttr) (Attr, error
 			return Attr{}, err
 		}
 	}
+	// An mtime-only change to an open file (the kernel sends one as it
+	// flushes a file it cached writes for) stays in memory: the flush that
+	// follows commits it with the size, one metadata commit instead of two.
+	if s.Mode == nil && s.UID == nil && s.GID == nil && s.Atime == nil && s.Mtime != nil {
+		if n := d.openNode(int64(ino)); n != nil {
+			n.f.Lock()
+			n.mtime, n.ctime = *s.Mtime, timeNow()
+			n.f.Unflushed = true
+			n.f.Unlock()
+			return d.GetAttr(ctx, ino)
+		}
+	}
 	// An open file's size and times live in its node; take them first, and
 	// never wait for a file's lock inside a write transaction (its holder
 	// may be waiting for the transaction).

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ func startTest(tb testing.TB, cfg Config, wrap func(http.Handler) http.Handler) 
 	}
 	if cfg.Dir == "" {
 		cfg.Dir = tb.TempDir()
+		os.Chmod(cfg.Dir, 0o700) // as an operator's data directory should be
 	}
 	f, err := New(cfg, slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
