@@ -48,47 +48,37 @@ func minArgs(n int) cobra.PositionalArgs {
 func runPin(ctx context.Context, g *globals, args []string, pin bool) error {
 	c := service.NewClient(g.home().service().SocketPath())
 	defer c.Close()
+	// Through the daemon if one runs, else on the home directly.
+	mountDir := ""
+	apply := c.Unpin
+	if pin {
+		apply = c.Pin
+	}
 	st, err := c.Status(ctx)
-	if err == nil {
-		mountDir := ""
+	switch {
+	case err == nil:
 		if st.Daemon != nil {
 			mountDir = st.Daemon.MountDir
 		}
-		for _, a := range args {
-			p, err := drivePathOf(a, mountDir)
-			if err != nil {
-				return err
-			}
-			if pin {
-				err = c.Pin(ctx, p)
-			} else {
-				err = c.Unpin(ctx, p)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if !errors.Is(err, service.ErrNoDaemon) {
-		return err
-	}
-	s, err := openSession(ctx, g, readWrite)
-	if err != nil {
-		return err
-	}
-	defer s.Close(context.WithoutCancel(ctx))
-	for _, a := range args {
-		p, err := drivePathOf(a, "")
+	case errors.Is(err, service.ErrNoDaemon):
+		s, err := openSession(ctx, g, readWrite)
 		if err != nil {
 			return err
 		}
+		defer s.Close(context.WithoutCancel(ctx))
+		apply = s.drive.Unpin
 		if pin {
-			err = s.drive.Pin(ctx, p)
-		} else {
-			err = s.drive.Unpin(ctx, p)
+			apply = s.drive.Pin
 		}
+	default:
+		return err
+	}
+	for _, a := range args {
+		p, err := drivePathOf(a, mountDir)
 		if err != nil {
+			return err
+		}
+		if err := apply(ctx, p); err != nil {
 			return err
 		}
 	}

@@ -79,24 +79,14 @@ func readStatus(ctx context.Context, g *globals) (service.Status, error) {
 func runFileStatus(ctx context.Context, g *globals, o statusOptions, args []string, w io.Writer) error {
 	c := service.NewClient(g.home().service().SocketPath())
 	defer c.Close()
-	var sts []service.FileStatus
+	// Through the daemon if one runs, else on the home directly.
+	mountDir := ""
+	fileStatus := c.FileStatus
 	st, err := c.Status(ctx)
 	switch {
 	case err == nil:
-		mountDir := ""
 		if st.Daemon != nil {
 			mountDir = st.Daemon.MountDir
-		}
-		for _, a := range args {
-			p, err := drivePathOf(a, mountDir)
-			if err != nil {
-				return err
-			}
-			fs, err := c.FileStatus(ctx, p)
-			if err != nil {
-				return err
-			}
-			sts = append(sts, fs)
 		}
 	case errors.Is(err, service.ErrNoDaemon):
 		s, err := openSession(ctx, g, readOnly)
@@ -104,19 +94,21 @@ func runFileStatus(ctx context.Context, g *globals, o statusOptions, args []stri
 			return err
 		}
 		defer s.Close(context.WithoutCancel(ctx))
-		for _, a := range args {
-			p, err := drivePathOf(a, "")
-			if err != nil {
-				return err
-			}
-			fs, err := s.FileStatus(ctx, p)
-			if err != nil {
-				return err
-			}
-			sts = append(sts, fs)
-		}
+		fileStatus = s.FileStatus
 	default:
 		return err
+	}
+	var sts []service.FileStatus
+	for _, a := range args {
+		p, err := drivePathOf(a, mountDir)
+		if err != nil {
+			return err
+		}
+		fs, err := fileStatus(ctx, p)
+		if err != nil {
+			return err
+		}
+		sts = append(sts, fs)
 	}
 	if o.json {
 		return printJSON(w, sts)
