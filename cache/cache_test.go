@@ -21,7 +21,7 @@ func update(t *testing.T, db *DB, fn func(*Tx) error) {
 func newFile(t *testing.T, tx *Tx, parent int64, name string) int64 {
 	t.Helper()
 	now := time.Now()
-	ino, err := tx.CreateInode(Inode{Kind: KindFile, Mode: 0o644, Atime: now, Mtime: now, Ctime: now, FileID: make([]byte, 16)})
+	ino, err := tx.CreateInode(Inode{Kind: KindFile, Mode: 0o644, Atime: now, Mtime: now, Ctime: now, FileID: make([]byte, 16), FileKey: make([]byte, 40)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -119,10 +120,21 @@ func (t *Tx) AbandonPending() (int, error) {
 	return int(n + m), nil
 }
 
-// Garbage lists up to limit shards to delete, least-tried first.
+// Garbage lists up to limit shards to delete, least-tried first. Once the
+// drive's metadata is backed up, only shards queued before the change the
+// newest stored root covers are listed: until then a recovery from that
+// root may still need them (DESIGN.md, Metadata).
 func (t *Tx) Garbage(limit int) ([]ShardRef, error) {
+	bs, err := t.BackupState()
+	if err != nil {
+		return nil, err
+	}
+	upTo := int64(math.MaxInt64)
+	if bs.Enabled {
+		upTo = bs.Covered
+	}
 	rows, err := t.query(`SELECT g.id, g.farmer, f.node_id, g.root FROM garbage g JOIN farmers f ON f.id = g.farmer
-		ORDER BY g.tries, g.id LIMIT ?`, limit)
+		WHERE g.seq <= ? ORDER BY g.tries, g.id LIMIT ?`, upTo, limit)
 	if err != nil {
 		return nil, err
 	}

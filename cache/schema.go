@@ -139,6 +139,12 @@ CREATE TABLE pins (
 	ino INTEGER PRIMARY KEY REFERENCES inodes(ino) ON DELETE CASCADE
 );
 `,
+	// v5: metadata backup. Triggers note every change to a backed-up row
+	// in meta_changes under a growing change number, so a backup round
+	// uploads only what changed; garbage rows get the change number of
+	// the moment they were queued, and are deleted from the farmers only
+	// once a root covering it is stored (docs/format/cache.md).
+	schemaV5,
 }
 
 // SchemaVersion is the user_version this binary writes.
