@@ -18,7 +18,9 @@ import (
 // refers to, and replaying a backup into an empty database (recovery).
 //
 // Settings whose key starts with "local." describe this device, not the
-// drive: they are never backed up.
+// drive: they are never backed up. Neither is next_version, which every
+// stored block (metadata objects included) moves: a recovery sets it past
+// every version the backup names (SetNextVersionPast).
 
 // Local settings of the backup.
 const (
@@ -297,7 +299,7 @@ func (t *Tx) MetaDump(emit func(meta.Record) error) (int64, error) {
 		query string
 		scan  func(*sql.Rows) (meta.Record, error)
 	}{
-		{"SELECT key, value FROM settings WHERE key NOT LIKE 'local.%' ORDER BY key", func(r *sql.Rows) (meta.Record, error) {
+		{"SELECT key, value FROM settings WHERE key NOT LIKE 'local.%' AND key != 'next_version' ORDER BY key", func(r *sql.Rows) (meta.Record, error) {
 			s := &meta.Setting{}
 			return meta.Record{Type: meta.TypeSetting, Setting: s}, r.Scan(&s.Key, &s.Value)
 		}},
@@ -637,15 +639,29 @@ func (t *Tx) FinishRestore(uid, gid uint32, keepOwners bool) error {
 	return nil
 }
 
-// bumpVersions moves the block version counter far past anything the
+// SetNextVersionPast sets the block version counter past every version
+// the restored blocks use and past floor: a recovered drive never hands out
+// a version its blocks (or the metadata objects, whose versions the caller
+// passes as floor) already have. The caller adds a margin for what the
 // previous device may have used without backing it up.
-func (t *Tx) BumpNextVersion(by uint64) error {
-	v, err := t.setting("next_version")
-	if err != nil {
-		return notFound(err, "next version")
+func (t *Tx) SetNextVersionPast(floor uint64) error {
+	var max sql.NullInt64
+	if err := t.queryRow("SELECT MAX(version) FROM blocks").Scan(&max); err != nil {
+		return err
 	}
-	if len(v) != 8 {
-		return fmt.Errorf("setting next_version: %d bytes, want 8", len(v))
+	next := floor + 1
+	if max.Valid && uint64(max.Int64) >= next {
+		next = uint64(max.Int64) + 1
 	}
-	return t.setSetting("next_version", binary.BigEndian.AppendUint64(nil, binary.BigEndian.Uint64(v)+by))
+	return t.setSetting("next_version", binary.BigEndian.AppendUint64(nil, next))
+}
+
+// Census counts the drive's files, directories (the root included) and
+// symlinks, and the files' bytes.
+func (t *Tx) Census() (files, dirs, symlinks int, bytes int64, err error) {
+	err = t.queryRow(fmt.Sprintf(`SELECT
+		COUNT(*) FILTER (WHERE kind = %d), COUNT(*) FILTER (WHERE kind = %d), COUNT(*) FILTER (WHERE kind = %d),
+		COALESCE(SUM(size) FILTER (WHERE kind = %d), 0) FROM inodes WHERE nlink > 0`, KindFile, KindDir, KindSymlink, KindFile)).
+		Scan(&files, &dirs, &symlinks, &bytes)
+	return
 }

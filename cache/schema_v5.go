@@ -49,7 +49,7 @@ CREATE TABLE backup_objects (
 		table, when, typ, a, b string
 		updateOf          string
 	}{
-		{"settings", "%s.key NOT LIKE 'local.%%'", "1", "0", "%s.key", ""},
+		{"settings", "(%[1]s.key NOT LIKE 'local.%%' AND %[1]s.key != 'next_version')", "1", "0", "%s.key", ""},
 		{"farmers", "", "2", "%s.id", "''", "OF node_id, address, state"},
 		{"inodes", "", "3", "%s.ino", "''", "OF kind, mode, uid, gid, size, nlink, mtime, ctime, file_id, file_key, target, inline"},
 		{"dentries", "", "4", "%s.parent", "%s.name", ""},

@@ -20,6 +20,9 @@
 //     accounting (stored bytes, shard count, ingress, egress, byte-hours).
 //     The files are the truth; start-up reconciliation makes the index
 //     agree with them.
+//   - Root record: one opaque record per account, with a version that
+//     only grows (PUT and GET /v1/root). It lives in the index only; the
+//     farmer cannot read or check it, only refuse an older version.
 //   - Corrupt: a shard whose stored bytes or tree no longer match. Found on
 //     a read, it is marked, logged and never served, until the owner
 //     uploads it again or deletes it.

@@ -46,7 +46,8 @@ type Farmer struct {
 	verifier *format.Verifier
 	space    *space
 	mem      *semaphore.Weighted // shard bytes held by requests in flight
-	keys     keyLocks
+	keys     keyLocks            // one per (account, shard root)
+	roots    keyLocks            // one per account (zero root): root record writers
 	egress   egress
 	gate     gate
 

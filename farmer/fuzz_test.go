@@ -51,6 +51,13 @@ func FuzzHandler(f *testing.F) {
 		{"PUT", "/v1/shards/00", "", []byte("x"), fuzzSign},
 		{"GET", "/v1/info", "", nil, 0},
 		{"PATCH", "/v1/shards/" + merkle.RootOf(nil).String(), "a=%zz", []byte("x"), fuzzSign},
+		{"PUT", "/v1/root", "version=2", []byte("sealed root record"), fuzzSign},
+		{"PUT", "/v1/root", "version=1", []byte("older"), fuzzSign},
+		{"PUT", "/v1/root", "version=3", shard, fuzzSign},
+		{"GET", "/v1/root", "", nil, fuzzSign},
+		{"PUT", "/v1/root", "version=01&version=4", []byte("x"), fuzzSign},
+		{"PUT", "/v1/root", "version=4", nil, fuzzSign},
+		{"DELETE", "/v1/root", "", nil, fuzzSign},
 	} {
 		f.Add(s.method, s.path, s.query, s.body, s.mode, "X-Any", "v")
 	}
@@ -90,8 +97,9 @@ func FuzzHandler(f *testing.F) {
 	})
 }
 
-// checkConsistent asserts that index rows, shard files and the in-memory
-// space accounting agree, and no upload is left half done.
+// checkConsistent asserts that index rows (shards and root records), shard
+// files and the in-memory space accounting agree, and no upload is left
+// half done.
 func checkConsistent(tb testing.TB, f *Farmer) {
 	tb.Helper()
 	ctx := context.Background()
@@ -122,6 +130,25 @@ func checkConsistent(tb testing.TB, f *Farmer) {
 		n++
 	}
 	rows.Close()
+	roots, err := f.index.db.QueryContext(ctx, `SELECT a.key, r.version, length(r.record) FROM roots r JOIN accounts a ON a.id = r.account`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for roots.Next() {
+		var key []byte
+		var version, size int64
+		if err := roots.Scan(&key, &version, &size); err != nil {
+			tb.Fatal(err)
+		}
+		if version < 1 || size < 1 || size > format.MaxRootRecord {
+			tb.Fatalf("root record row: version %d, %d bytes", version, size)
+		}
+		var acct format.AccountID
+		copy(acct[:], key)
+		total += size
+		perAcct[acct] += size
+	}
+	roots.Close()
 	files, _ := filepathGlob(f, "*/*/*")
 	if len(files) != n {
 		tb.Fatalf("%d files in the store, %d rows in the index: %v", len(files), n, files)

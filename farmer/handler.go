@@ -22,11 +22,14 @@ import (
 //	GET    /v1/shards/{root}?offset=&length=
 //	DELETE /v1/shards/{root}
 //	GET    /v1/shards/{root}/stat
+//	PUT    /v1/root?version=N         body: the root record
+//	GET    /v1/root
 //
 // Every request is verified (format.Verifier) before it is routed, so an
 // unsigned request learns nothing, not even which paths exist. Shards live
 // in one namespace per account: an account asking for another's shard gets
-// not_found, exactly as if nobody stored it.
+// not_found, exactly as if nobody stored it; so does each account's root
+// record.
 type handler struct {
 	f *Farmer
 }
@@ -108,6 +111,15 @@ func (h *handler) route(w http.ResponseWriter, req request) error {
 			return methodNotAllowed(w, http.MethodGet)
 		}
 		return h.info(w, req)
+	}
+	if path == format.RootPath {
+		switch req.r.Method {
+		case http.MethodGet:
+			return h.getRoot(w, req)
+		case http.MethodPut:
+			return h.putRoot(w, req)
+		}
+		return methodNotAllowed(w, "GET, PUT")
 	}
 	rest, ok := strings.CutPrefix(path, format.PathPrefix+"/shards/")
 	if !ok {

@@ -17,9 +17,13 @@ import (
 // The index, <data dir>/farmer.db, is a SQLite database in WAL mode. The
 // shard files are the source of truth; the index is a cache of them that
 // the start-up reconciliation rebuilds, plus the accounting the files
-// cannot hold (egress, byte-hours). synchronous=NORMAL is therefore enough:
-// a power cut can lose the last commits, and reconciliation restores the
-// shard rows from the files; only recent egress counts could be lost.
+// cannot hold (egress, byte-hours) and each account's root record.
+// synchronous=NORMAL is therefore enough: a power cut can lose the last
+// commits, and reconciliation restores the shard rows from the files; only
+// recent egress counts and the latest root record could be lost. A lost
+// root record is a rollback to the previous version, which the client
+// already survives (it takes the highest version any farmer holds, and
+// writes every version to every farmer).
 //
 // Its schema version is PRAGMA user_version; migrations[i] upgrades
 // version i to i+1, in one transaction that also sets the version.
@@ -48,6 +52,14 @@ var migrations = []string{
 		egress_bytes  INTEGER NOT NULL DEFAULT 0,
 		byte_hours    REAL    NOT NULL DEFAULT 0,
 		accrued_unix  INTEGER NOT NULL
+	);`,
+	// 1 -> 2: the root record slot (format.RootPath). Unlike shards, the
+	// row is the only copy: reconciliation has no file to restore it from.
+	`CREATE TABLE roots (
+		account    INTEGER PRIMARY KEY REFERENCES accounts(id),
+		version    INTEGER NOT NULL CHECK (version >= 1),
+		record     BLOB NOT NULL CHECK (length(record) >= 1),
+		updated_ms INTEGER NOT NULL
 	);`,
 }
 
@@ -271,4 +283,77 @@ func (ix *index) flush(ctx context.Context, egress map[format.AccountID]int64, n
 		_, err := tx.ExecContext(ctx, `UPDATE usage SET `+accrueSQL, sql.Named("now", now.Unix()))
 		return err
 	})
+}
+
+// rootInfo is what the index holds of an account's root record, without
+// the record itself.
+type rootInfo struct {
+	version uint64 // 0: none
+	size    int64
+}
+
+// rootInfo returns acct's root version and record size; zero if it has
+// none.
+func (ix *index) rootInfo(ctx context.Context, acct format.AccountID) (rootInfo, error) {
+	var v, n int64
+	err := ix.db.QueryRowContext(ctx, `SELECT r.version, length(r.record) FROM roots r
+		JOIN accounts a ON a.id = r.account WHERE a.key = ?`, acct[:]).Scan(&v, &n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return rootInfo{}, nil
+	}
+	if err != nil {
+		return rootInfo{}, err
+	}
+	return rootInfo{version: uint64(v), size: n}, nil
+}
+
+// root returns acct's root record and its version; sql.ErrNoRows if it
+// has none.
+func (ix *index) root(ctx context.Context, acct format.AccountID) (uint64, []byte, error) {
+	var v int64
+	var record []byte
+	err := ix.db.QueryRowContext(ctx, `SELECT r.version, r.record FROM roots r
+		JOIN accounts a ON a.id = r.account WHERE a.key = ?`, acct[:]).Scan(&v, &record)
+	return uint64(v), record, err
+}
+
+// putRoot stores record as acct's root record, in one transaction, if
+// version is above the stored version. It returns what was stored before;
+// stored is false (and nothing changed) when that version was not below
+// version. The record's bytes count in the account's stored_bytes.
+func (ix *index) putRoot(ctx context.Context, acct format.AccountID, version uint64, record []byte, now time.Time) (prev rootInfo, stored bool, err error) {
+	if version < 1 || version > format.MaxRootVersion {
+		return rootInfo{}, false, fmt.Errorf("root version %d out of range", version)
+	}
+	err = ix.tx(ctx, func(tx *sql.Tx) error {
+		id, err := ensureAccount(ctx, tx, acct, now)
+		if err != nil {
+			return err
+		}
+		var v, n int64
+		err = tx.QueryRowContext(ctx, `SELECT version, length(record) FROM roots WHERE account = ?`, id).Scan(&v, &n)
+		switch {
+		case err == nil:
+			prev = rootInfo{version: uint64(v), size: n}
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		if prev.version >= version {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO roots (account, version, record, updated_ms) VALUES (?, ?, ?, ?)
+			ON CONFLICT (account) DO UPDATE SET version = excluded.version, record = excluded.record,
+			updated_ms = excluded.updated_ms`, id, int64(version), record, now.UnixMilli()); err != nil {
+			return err
+		}
+		stored = true
+		_, err = tx.ExecContext(ctx, `UPDATE usage SET `+accrueSQL+`, stored_bytes = stored_bytes + :grow
+			WHERE account = :id`, sql.Named("id", id), sql.Named("now", now.Unix()),
+			sql.Named("grow", int64(len(record))-prev.size))
+		return err
+	})
+	if err != nil {
+		return rootInfo{}, false, err
+	}
+	return prev, stored, nil
 }

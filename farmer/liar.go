@@ -2,11 +2,14 @@ package farmer
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shardrive/shardrive/core/format"
 	"github.com/shardrive/shardrive/core/merkle"
@@ -23,16 +26,33 @@ type Lie func(root merkle.Root, stored []byte, shard func(merkle.Root) []byte) (
 // request signing, storage) that keeps a copy of every shard it is told to
 // delete and answers reads through a Lie. Whatever it serves comes with a
 // valid Merkle proof for the bytes it chose, so only the client's own roots
-// can expose it. For tests only.
+// can expose it. Its root record slot lies on demand too (FreezeRoot,
+// ServeRoot, DropRoot); only the client's signature and version checks can
+// expose that. It still answers only requests signed by an account. For
+// tests only.
 type Liar struct {
 	*Farmer
 	next http.Handler
 
-	mu       sync.Mutex // guards lie, kept and accounts
+	mu       sync.Mutex // guards lie, kept, accounts and the root lie
 	lie      Lie
 	kept     map[shardKey][]byte
 	accounts map[format.AccountID]bool
+
+	rootLie     rootLie
+	rootVersion uint64 // rootServe: the version served
+	rootRecord  []byte // rootServe: the record served
 }
+
+// rootLie is how the liar answers on the root record slot.
+type rootLie int
+
+const (
+	rootHonest rootLie = iota
+	rootFreeze         // PUTs succeed without storing: GET serves what was held
+	rootServe          // GET serves rootVersion and rootRecord to every account
+	rootDrop           // GET answers not_found
+)
 
 // StartLiar runs a Liar like StartTest runs a farmer; lie may be nil
 // (honest until SetLie).
@@ -54,7 +74,35 @@ func (l *Liar) SetLie(lie Lie) {
 	l.mu.Unlock()
 }
 
+// FreezeRoot makes the liar a rollback attacker from now on: it answers
+// every PUT /v1/root (signed by an account) with success but stores
+// nothing, so GET /v1/root keeps serving the record each account had at
+// the moment of the call. It replaces ServeRoot and DropRoot.
+func (l *Liar) FreezeRoot() { l.setRootLie(rootFreeze, 0, nil) }
+
+// ServeRoot makes the liar answer GET /v1/root from now on, for any
+// account, with record at version: a forged record, or another account's.
+// PUTs are stored honestly. It replaces FreezeRoot and DropRoot.
+func (l *Liar) ServeRoot(version uint64, record []byte) {
+	l.setRootLie(rootServe, version, bytes.Clone(record))
+}
+
+// DropRoot makes the liar answer GET /v1/root with not_found from now on,
+// as if it never held a root record. PUTs are stored honestly. It replaces
+// FreezeRoot and ServeRoot.
+func (l *Liar) DropRoot() { l.setRootLie(rootDrop, 0, nil) }
+
+func (l *Liar) setRootLie(lie rootLie, version uint64, record []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rootLie, l.rootVersion, l.rootRecord = lie, version, record
+}
+
 func (l *Liar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == format.RootPath {
+		l.serveRoot(w, r)
+		return
+	}
 	rest, isShard := strings.CutPrefix(r.URL.Path, format.PathPrefix+"/shards/")
 	root, err := merkle.ParseRoot(rest)
 	acct, aerr := format.ParseAccountID(r.Header.Get(format.HeaderAccount))
@@ -90,13 +138,56 @@ func (l *Liar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case !ok:
 		rec.replay(w)
 	case served == nil:
-		status, body := format.EncodeError(format.ErrNotFound)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		w.Write(body)
+		lieError(w, format.ErrNotFound)
 	default:
 		l.serve(w, r, served)
 	}
+}
+
+// serveRoot answers on the root record slot as the root lie says.
+func (l *Liar) serveRoot(w http.ResponseWriter, r *http.Request) {
+	l.mu.Lock()
+	lie, version, record := l.rootLie, l.rootVersion, l.rootRecord
+	l.mu.Unlock()
+	switch {
+	case lie == rootFreeze && r.Method == http.MethodPut:
+		// Authenticate like the farmer, then pretend to store.
+		if _, err := l.verifier.Verify(r, time.Now()); err != nil {
+			lieError(w, err)
+			return
+		}
+		v, err := rootVersionParam(r.URL.Query())
+		if err != nil {
+			lieError(w, err)
+			return
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, format.MaxRootRecord))
+		w.Header().Set(format.HeaderRootVersion, format.FormatRootVersion(v))
+		w.WriteHeader(http.StatusNoContent)
+	case (lie == rootServe || lie == rootDrop) && r.Method == http.MethodGet:
+		// Let the honest farmer check the request first: 200 or 404 means
+		// a signed, well-formed read.
+		rec := &recorder{header: http.Header{}, code: http.StatusOK}
+		l.next.ServeHTTP(rec, r)
+		switch {
+		case rec.code != http.StatusOK && rec.code != http.StatusNotFound:
+			rec.replay(w)
+		case lie == rootDrop:
+			lieError(w, fmt.Errorf("%w: no root record", format.ErrNotFound))
+		default:
+			writeRoot(w, version, record)
+		}
+	default:
+		l.next.ServeHTTP(w, r)
+	}
+}
+
+// lieError answers err as the farmer would.
+func lieError(w http.ResponseWriter, err error) {
+	status, body := format.EncodeError(err)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(body)
 }
 
 // serve answers the range request as an honest farmer holding data would.

@@ -41,9 +41,9 @@ type reconcileStats struct {
 // files that are not valid shards are moved to lost+found; rows whose file
 // is gone are dropped (the data is lost, and logged); files without a row
 // (a crash between rename and commit) get one; and every account's stored
-// bytes and shard count are recomputed. Byte-hours restart accruing now:
-// downtime is not billed. It checks each file's header, name and length;
-// leaf checksums are checked on every read.
+// bytes (its shards and its root record) and shard count are recomputed.
+// Byte-hours restart accruing now: downtime is not billed. It checks each
+// file's header, name and length; leaf checksums are checked on every read.
 func (f *Farmer) reconcile(ctx context.Context, now time.Time) (reconcileStats, error) {
 	var st reconcileStats
 	found, err := f.scanShards(&st)
@@ -105,7 +105,8 @@ func (f *Farmer) reconcile(ctx context.Context, now time.Time) (reconcileStats, 
 			st.rowsAdded++
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE usage SET
-			stored_bytes = (SELECT coalesce(sum(size), 0) FROM shards WHERE account = usage.account),
+			stored_bytes = (SELECT coalesce(sum(size), 0) FROM shards WHERE account = usage.account)
+				+ (SELECT coalesce(sum(length(record)), 0) FROM roots WHERE account = usage.account),
 			shard_count = (SELECT count(*) FROM shards WHERE account = usage.account),
 			accrued_unix = :now`, sql.Named("now", now.Unix()))
 		return err

@@ -9,8 +9,9 @@ import (
 
 // space accounts stored bytes against the capacity and per-account quota,
 // including uploads in flight, so that concurrent uploads cannot together
-// overshoot a limit they each fit under. It counts shard bytes; the ~0.2%
-// of tree and header each shard file adds is not counted.
+// overshoot a limit they each fit under. It counts shard bytes and root
+// record bytes; the ~0.2% of tree and header each shard file adds is not
+// counted.
 type space struct {
 	capacity int64
 	quota    int64 // 0: no per-account quota

@@ -22,6 +22,11 @@
 //     malformed body all fail with format.ErrHashMismatch (wrapping
 //     merkle.ErrProof or format.ErrMalformed too), so the caller can fetch
 //     the range from another farmer and mark this one.
+//   - Root record: PutRoot and GetRoot move the account's one opaque,
+//     versioned root record (format.RootPath). A version the farmer already
+//     holds or has passed fails with *RootConflict, carrying the farmer's
+//     version; GetRoot's answer is unverified, and checking it is the
+//     caller's job.
 //   - Errors: farmer answers come back as *format.Error, which unwraps to
 //     the format sentinel its code names (errors.Is(err,
 //     format.ErrNotFound)); transport failures come back as they are.

@@ -279,7 +279,8 @@ func (c *FarmerClient) getJSON(ctx context.Context, path string, v any) error {
 // do sends a signed request and returns a 2xx response, whose body the
 // caller must read or discard. A request refused as expired is signed
 // again on the farmer's clock and sent once more; any other non-2xx answer
-// becomes the error it encodes.
+// becomes the error it encodes, returned with the response (its body
+// already closed) so the caller can read the answer's headers.
 func (c *FarmerClient) do(ctx context.Context, method, path string, query url.Values, body []byte, bodyHash [32]byte) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
 		u := c.base
@@ -318,7 +319,7 @@ func (c *FarmerClient) do(ctx context.Context, method, path string, query url.Va
 		if attempt == 0 && errors.Is(werr, format.ErrExpired) && c.learnClock(resp) {
 			continue
 		}
-		return nil, werr
+		return resp, werr
 	}
 }
 

@@ -301,6 +301,18 @@ func TestFarmerClientCorruptOnDisk(t *testing.T) {
 // body, over real TLS with a real identity: what a malicious farmer can do.
 func lyingFarmer(t *testing.T, serve func(off, n int64) []byte) format.Address {
 	t.Helper()
+	return tlsFarmer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		off, _ := strconv.ParseInt(r.URL.Query().Get("offset"), 10, 64)
+		n, _ := strconv.ParseInt(r.URL.Query().Get("length"), 10, 64)
+		w.Header().Set("Content-Type", format.RangeContentType)
+		w.Write(serve(off, n))
+	}))
+}
+
+// tlsFarmer serves h over real TLS with a fresh identity, as a farmer that
+// answers whatever it likes would.
+func tlsFarmer(t *testing.T, h http.Handler) format.Address {
+	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -314,12 +326,7 @@ func lyingFarmer(t *testing.T, serve func(off, n int64) []byte) format.Address {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		off, _ := strconv.ParseInt(r.URL.Query().Get("offset"), 10, 64)
-		n, _ := strconv.ParseInt(r.URL.Query().Get("length"), 10, 64)
-		w.Header().Set("Content-Type", format.RangeContentType)
-		w.Write(serve(off, n))
-	})}
+	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return format.Address{ID: id, Host: ln.Addr().String()}

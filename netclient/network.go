@@ -5,10 +5,11 @@ package netclient
 // A Network holds one client per farmer and decides which farmers to ask,
 // how many at a time and when to give up on one. Its operations are Place
 // (store the shards of one block on distinct farmers), Fetch (get any k
-// verified pieces of a block, nearest first), Delete and Probe. It owns no
-// background goroutine: every operation starts its goroutines, cancels and
-// waits for them before it returns, so a Network needs no lifecycle beyond
-// Close.
+// verified pieces of a block, nearest first), Delete, Probe, and PutRoot
+// and GetRoots for the root record every farmer keeps (network_root.go).
+// It owns no background goroutine: every operation starts its goroutines,
+// cancels and waits for them before it returns, so a Network needs no
+// lifecycle beyond Close.
 //
 // Terms
 //
@@ -60,7 +61,7 @@ package netclient
 // bad data, penalised as above, and the piece is fetched elsewhere.
 //
 // Concurrency. Goroutines: one per shard in Place, one per request in
-// Fetch, one per farmer in Probe; each operation waits for its own before
+// Fetch, one per farmer in Probe, PutRoot and GetRoots; each operation waits for its own before
 // returning, and their stop path is the operation's context (Fetch cancels
 // its own on return, which is how the slow tail ends). Fetch's results
 // travel on a channel sized to the most requests it can start, so a
@@ -94,11 +95,12 @@ var (
 	ErrUnknownFarmer = errors.New("netclient: farmer not in network")
 )
 
-// farmerConn is what the Network needs of one farmer: the shard calls, a
-// cheap call to measure it with, and its identity. *FarmerClient is the
-// implementation; tests use in-memory fakes.
+// farmerConn is what the Network needs of one farmer: the shard calls, the
+// root record slot, a cheap call to measure it with, and its identity.
+// *FarmerClient is the implementation; tests use in-memory fakes.
 type farmerConn interface {
 	shardStore
+	rootStore
 	Address() format.Address
 	Info(ctx context.Context) (format.Info, error)
 	Close()
@@ -248,6 +250,8 @@ const (
 	callPut
 	callGet
 	callDelete
+	callPutRoot
+	callGetRoot
 )
 
 // call runs op against farmer p and records how it went. It holds one of
@@ -300,6 +304,12 @@ func classify(ctx context.Context, kind callKind, err error) outcome {
 		return outcomeAnswered // we asked for bytes the shard does not have
 	case kind == callDelete && errors.Is(err, format.ErrNotFound):
 		return outcomeAnswered // already gone: garbage collection repeats itself after a crash
+	case kind == callGetRoot && errors.Is(err, format.ErrNotFound):
+		return outcomeAnswered // a farmer that never got a root (new to the drive)
+	case kind == callPutRoot && errors.Is(err, format.ErrConflict):
+		return outcomeAnswered // the farmer has this version or a later one: the farmer working as told
+	case kind == callGetRoot && errors.Is(err, format.ErrMalformed):
+		return outcomeBadData // no version, or a record no client could have stored
 	case errors.Is(err, format.ErrInternal), errors.Is(err, format.ErrUnavailable):
 		return outcomeFailed // an answer, but one saying the farmer is broken or going away
 	case isAnswer(err):
@@ -313,7 +323,7 @@ func classify(ctx context.Context, kind callKind, err error) outcome {
 var refusals = []error{
 	format.ErrBadRequest, format.ErrUnsigned, format.ErrBadSignature, format.ErrExpired,
 	format.ErrReplay, format.ErrWrongFarmer, format.ErrForbidden, format.ErrNotFound,
-	format.ErrMethodNotAllowed, format.ErrTooLarge, format.ErrHashMismatch, format.ErrCorrupt,
+	format.ErrMethodNotAllowed, format.ErrTooLarge, format.ErrHashMismatch, format.ErrCorrupt, format.ErrConflict,
 	merkle.ErrProof, merkle.ErrCorrupt, merkle.ErrVersion,
 }
 

@@ -25,10 +25,12 @@ type fakeFarmer struct {
 
 	mu      sync.Mutex // guards every field below
 	shards  map[merkle.Root][]byte
+	root    []byte        // the root record, nil for none
+	rootV   uint64        // its version
 	down    bool          // calls fail without an answer
 	failN   int           // the next failN calls fail without an answer
 	full    bool          // puts answer "farmer full"
-	corrupt bool          // gets fail verification, as FarmerClient reports wrong bytes
+	corrupt bool          // gets fail verification, as FarmerClient reports wrong bytes (roots: a garbled answer)
 	hang    bool          // calls block until their context ends
 	gate    chan struct{} // when non-nil, calls wait for it to be closed
 	entered chan struct{} // when non-nil, closed by the first call to begin
@@ -38,6 +40,7 @@ type fakeFarmer struct {
 	inflight, maxInflight int // calls in flight now and at most
 
 	puts, gets, deletes, infos int // calls begun
+	rootPuts, rootGets         int
 }
 
 // byteMeter counts upload bytes in flight across fakes.
@@ -207,6 +210,36 @@ func (f *fakeFarmer) DeleteShard(ctx context.Context, root merkle.Root) error {
 	}
 	delete(f.shards, root)
 	return nil
+}
+
+func (f *fakeFarmer) PutRoot(ctx context.Context, version uint64, record []byte) error {
+	defer f.end()
+	if err := f.begin(ctx, &f.rootPuts); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if version <= f.rootV {
+		return &RootConflict{Farmer: f.addr.ID, Stored: f.rootV}
+	}
+	f.root, f.rootV = slices.Clone(record), version
+	return nil
+}
+
+func (f *fakeFarmer) GetRoot(ctx context.Context) (uint64, []byte, error) {
+	defer f.end()
+	if err := f.begin(ctx, &f.rootGets); err != nil {
+		return 0, nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.root == nil:
+		return 0, nil, answer(format.ErrNotFound)
+	case f.corrupt:
+		return 0, nil, fmt.Errorf("get root: %w: no version header", format.ErrMalformed)
+	}
+	return f.rootV, slices.Clone(f.root), nil
 }
 
 func (f *fakeFarmer) Close() {

@@ -776,6 +776,13 @@ func TestNetworkClassify(t *testing.T) {
 		{"not found on delete", live, callDelete, answer(format.ErrNotFound), outcomeAnswered, false},
 		{"stored copy corrupt", live, callGet, answer(format.ErrCorrupt), outcomeRefused, false},
 		{"bad range", live, callGet, merkle.ErrRange, outcomeAnswered, false},
+		{"no root record", live, callGetRoot, answer(format.ErrNotFound), outcomeAnswered, false},
+		{"root conflict", live, callPutRoot, &RootConflict{Stored: 3}, outcomeAnswered, false},
+		{"root conflict without a version", live, callPutRoot, answer(format.ErrConflict), outcomeAnswered, false},
+		{"garbled root", live, callGetRoot, fmt.Errorf("x: %w", format.ErrMalformed), outcomeBadData, false},
+		{"root put refused", live, callPutRoot, answer(format.ErrTooLarge), outcomeRefused, false},
+		{"root over quota", live, callPutRoot, answer(format.ErrQuotaExceeded), outcomeFull, false},
+		{"root put timeout", live, callPutRoot, context.DeadlineExceeded, outcomeFailed, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,6 +23,10 @@
 //     without reopening replays across a restart.
 //   - Range response: leaf-aligned shard bytes plus their Merkle proof
 //     (EncodeRange, DecodeRange); the client verifies before use.
+//   - Root record: one opaque, versioned record per account (root.go), the
+//     client's sealed pointer to its metadata backup. The farmer keeps the
+//     highest version it was given and refuses to go back (ErrConflict);
+//     it cannot read or verify the record.
 //   - Wire error: {"code": ..., "message": ...} with an HTTP status, one row
 //     per sentinel error in one table (errors.go), so errors.Is works on
 //     both sides of the wire.

@@ -32,6 +32,11 @@ var (
 	ErrFarmerFull       = errors.New("farmer is full")
 	ErrUnavailable      = errors.New("farmer is shutting down")
 	ErrInternal         = errors.New("farmer internal error")
+
+	// ErrConflict refuses a root record whose version is not above the
+	// one stored; the answer names the stored version in
+	// HeaderRootVersion.
+	ErrConflict = errors.New("root record version conflict")
 )
 
 // errorTable is the single mapping between sentinel errors, wire codes and
@@ -52,6 +57,7 @@ var errorTable = []struct {
 	{ErrQuotaExceeded, "quota_exceeded", http.StatusForbidden},
 	{ErrNotFound, "not_found", http.StatusNotFound},
 	{ErrMethodNotAllowed, "method_not_allowed", http.StatusMethodNotAllowed},
+	{ErrConflict, "conflict", http.StatusConflict},
 	{ErrTooLarge, "too_large", http.StatusRequestEntityTooLarge},
 	{merkle.ErrRange, "bad_range", http.StatusRequestedRangeNotSatisfiable},
 	{ErrHashMismatch, "hash_mismatch", http.StatusUnprocessableEntity},
