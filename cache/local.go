@@ -148,3 +148,19 @@ func (t *Tx) Pinned(ino int64) (bool, error) {
 		SELECT count(*) FROM pins WHERE ino IN (SELECT ino FROM up)`, ino).Scan(&n)
 	return n > 0, err
 }
+
+// CachedBlockCount is how many blocks of ino, from index from on, the local
+// cache holds: what DropCached(ino, from) or dropping the inode forgets.
+func (t *Tx) CachedBlockCount(ino, from int64) (int64, error) {
+	var n int64
+	err := t.queryRow("SELECT count(*) FROM cached WHERE ino = ? AND idx >= ?", ino, from).Scan(&n)
+	return n, err
+}
+
+// TouchCached records that block idx of ino was read at `at`, so that
+// eviction takes the least recently used blocks first. A block the cache no
+// longer holds is left alone.
+func (t *Tx) TouchCached(ino, idx int64, at time.Time) error {
+	_, err := t.exec("UPDATE cached SET used = max(used, ?) WHERE ino = ? AND idx = ?", at.UnixNano(), ino, idx)
+	return err
+}

@@ -47,7 +47,7 @@ CREATE TABLE backup_objects (
 	// new key (they differ when a dentry moves).
 	for _, t := range []struct {
 		table, when, typ, a, b string
-		updateOf          string
+		updateOf               string
 	}{
 		{"settings", "(%[1]s.key NOT LIKE 'local.%%' AND %[1]s.key != 'next_version')", "1", "0", "%s.key", ""},
 		{"farmers", "", "2", "%s.id", "''", "OF node_id, address, state"},

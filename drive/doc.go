@@ -11,4 +11,50 @@
 // metadata transaction swaps the new blocks in, so a crash or a failed upload
 // leaves the previous content readable and the new shards journalled for
 // garbage collection.
+//
+// # The local cache limit
+//
+// Config.CacheMaxSize bounds the local cache, and writes keep it: the cache
+// never holds more than the limit because of a write. The drive counts the
+// blocks the cached table lists, each as a whole block, clean or dirty
+// (cacheRoom): seeded from the metadata at New, then moved by every change
+// the drive commits (a write or fetch adds, eviction, truncate, unlink,
+// Put and clear take away). The uploader turns blocks clean but never adds
+// or drops one, so the count needs nothing from it; how many are dirty is
+// read from the metadata only when the cache is full.
+//
+// A write first counts the blocks of its range the cache lacks (fetched
+// ones for a partial block included) and reserves that room; overwriting
+// cached blocks needs none and never waits. If the room is not there, the
+// writer lets its file's lock go (eviction takes file locks, its own file's
+// among them, and the uploader must lock the file to snapshot it) and
+// makes room (makeRoom):
+//
+//  1. Clean, unpinned blocks go, least recently used first: by the time
+//     they were fetched, written, uploaded or read. Blocks of open files
+//     go too (a file being written is open all along, and its uploaded
+//     blocks must make way); a reader holds the file's lock while it
+//     copies a block, so nothing is evicted under it.
+//  2. If only dirty (or pinned) blocks are left, the writer flushes the
+//     open files (the uploader leaves unflushed files alone), urges the
+//     uploader to start a round without the quiet period
+//     (syncer.Uploader.Urge) and waits until blocks turn clean, then
+//     evicts them: writers wait for uploads instead of failing.
+//  3. It fails with ErrNoSpace (ENOSPC at the mount) only when waiting
+//     cannot help: an upload round ends with syncer.ErrUnavailable (too
+//     few farmers answer) having cleaned nothing, no block is cleaned for
+//     Config.UploadStall (a minute by default: long enough for a slow
+//     upload of a block, short enough that an application is told), no
+//     uploader runs (SetUploads), or the cache is full of pinned blocks.
+//     The request's context ends the wait too.
+//
+// Dirty blocks are never evicted, and pinned ones stay whatever the limit.
+// Reads are never refused for the limit: a fetch evicts what it can first,
+// and what it cannot waits for the next eviction. A write spanning more
+// blocks than the limit goes one block at a time, which is why the limit
+// is at least two blocks (a piece may straddle two).
+//
+// Lock order: Drive.mu, then a file's lock, then a metadata write
+// transaction, then cacheRoom.mu, which is a leaf. Eviction and waiting
+// for room run with no lock held.
 package drive

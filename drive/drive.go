@@ -9,6 +9,7 @@ import (
 	"path"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/shardrive/shardrive/cache"
 	"github.com/shardrive/shardrive/core/crypto"
@@ -26,6 +27,14 @@ type Config struct {
 	// ReadAhead is how many blocks past a sequential read are fetched in
 	// the background.
 	ReadAhead int
+	// CacheMaxSize is the local cache limit in bytes, rounded down to
+	// whole blocks and at least two of them; 0: no limit. Writes keep it
+	// (see doc.go); dirty and pinned blocks stay whatever the limit.
+	CacheMaxSize int64
+	// UploadStall is how long a write waits for uploads to make room in a
+	// full local cache without a single block being uploaded before it
+	// fails with ErrNoSpace.
+	UploadStall time.Duration
 	// UID and GID own what this drive creates.
 	UID, GID uint32
 	Logger   *slog.Logger
@@ -37,6 +46,7 @@ func NewConfig() Config {
 		Concurrency: max(4, runtime.GOMAXPROCS(0)),
 		InlineMax:   16 << 10,
 		ReadAhead:   4,
+		UploadStall: time.Minute,
 		UID:         uint32(os.Getuid()),
 		GID:         uint32(os.Getgid()),
 		Logger:      slog.New(slog.DiscardHandler),
@@ -47,6 +57,12 @@ func NewConfig() Config {
 func (c Config) Validate() error {
 	if c.Concurrency < 1 || c.Concurrency > 256 {
 		return fmt.Errorf("drive concurrency %d: must be 1..256", c.Concurrency)
+	}
+	if c.CacheMaxSize < 0 {
+		return fmt.Errorf("drive cache max size %d: must be >= 0", c.CacheMaxSize)
+	}
+	if c.CacheMaxSize > 0 && c.UploadStall <= 0 {
+		return fmt.Errorf("drive upload stall %v: must be > 0 with a cache limit", c.UploadStall)
 	}
 	if c.Logger == nil {
 		return errors.New("drive: no logger")
@@ -71,10 +87,12 @@ type Drive struct {
 	dc     cache.DriveConfig
 
 	// mu guards nodes. Lock order: mu, then a file's lock (cache.File),
-	// then a metadata write transaction. Never take mu under a file's
-	// lock, nor a file's lock inside a transaction.
+	// then a metadata write transaction, then room.mu (a leaf). Never take
+	// mu under a file's lock, nor a file's lock inside a transaction.
 	mu    sync.Mutex
 	nodes map[int64]*node
+
+	room *cacheRoom // the local cache's size against its limit
 }
 
 // New returns the drive whose metadata is db and whose local block cache is
@@ -84,14 +102,29 @@ func New(ctx context.Context, db *cache.DB, keys *crypto.Keys, blocks Blocks, fi
 		return nil, err
 	}
 	d := &Drive{cfg: cfg, db: db, keys: keys, blocks: blocks, files: files, nodes: make(map[int64]*node)}
+	var used int
 	if err := db.View(ctx, func(tx *cache.Tx) (err error) {
-		d.dc, err = tx.Drive()
+		if d.dc, err = tx.Drive(); err != nil {
+			return err
+		}
+		used, _, err = tx.CachedCount()
 		return err
 	}); err != nil {
 		return nil, err
 	}
 	if err := keys.VerifyCheck(d.dc.KeyCheck); err != nil {
 		return nil, err
+	}
+	limit := cfg.CacheMaxSize / int64(d.dc.BlockSize)
+	if cfg.CacheMaxSize > 0 && limit < 2 {
+		return nil, fmt.Errorf("drive cache max size %d: must hold at least two %d-byte blocks", cfg.CacheMaxSize, d.dc.BlockSize)
+	}
+	d.room = newCacheRoom(limit, int64(used))
+	if limit > 0 && int64(used) > limit {
+		// The limit shrank since the last run: what is clean goes now.
+		if err := d.evictTo(ctx, limit); err != nil {
+			cfg.Logger.Warn("cache limit at open", "err", err)
+		}
 	}
 	return d, nil
 }
@@ -131,16 +164,31 @@ func (d *Drive) Remove(ctx context.Context, p string) error {
 	if name == "" {
 		return fmt.Errorf("remove %s: %w: cannot remove the root", p, cache.ErrInvalidName)
 	}
+	var uncached int64
 	err := d.db.Update(ctx, func(tx *cache.Tx) error {
 		parent, err := tx.LookupPath(dir)
+		if err != nil {
+			return err
+		}
+		in, err := tx.Lookup(parent.Ino, name)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		rows, err := tx.CachedBlockCount(in.Ino, 0)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.Unlink(parent.Ino, name); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
+		if _, err := tx.Inode(in.Ino); errors.Is(err, cache.ErrNotFound) {
+			uncached = rows
+		}
 		return nil
 	})
+	if err == nil {
+		d.room.add(-uncached)
+	}
 	return err
 }
 

@@ -83,6 +83,7 @@ func (d *Drive) Put(ctx context.Context, p string, r io.Reader, attr PutAttr) (c
 	}
 
 	var in cache.Inode
+	var uncached int64 // blocks of the old content the local cache forgets
 	err = d.db.Update(ctx, func(tx *cache.Tx) error {
 		parent, err := d.mkdirAll(tx, names[:len(names)-1])
 		if err != nil {
@@ -117,6 +118,9 @@ func (d *Drive) Put(ctx context.Context, p string, r io.Reader, attr PutAttr) (c
 			return err
 		}
 		// The new content replaces whatever the local cache held.
+		if uncached, err = tx.CachedBlockCount(in.Ino, 0); err != nil {
+			return err
+		}
 		if err := tx.DropCached(in.Ino, 0); err != nil {
 			return err
 		}
@@ -143,6 +147,7 @@ func (d *Drive) Put(ctx context.Context, p string, r io.Reader, attr PutAttr) (c
 		d.abandon(stored)
 		return in, fmt.Errorf("put %s: %w", p, err)
 	}
+	d.room.add(-uncached)
 	d.files.Remove(in.Ino)
 	return in, nil
 }
@@ -265,8 +270,8 @@ func (d *Drive) Get(ctx context.Context, p string, w io.WriterAt) (cache.Inode, 
 		return in, fmt.Errorf("%s: %w", p, err)
 	}
 	in.Size = size
-	// A snapshot of what the local cache holds; with the home locked for
-	// this command, nothing changes it meanwhile.
+	// What the local cache holds now. A clean block may be evicted before
+	// it is read: then it comes from the farmers after all.
 	h.n.f.Lock()
 	bs := int64(d.dc.BlockSize)
 	local := map[int64]bool{}
@@ -291,25 +296,44 @@ func (d *Drive) Get(ctx context.Context, p string, w io.WriterAt) (cache.Inode, 
 			return in, err
 		}
 	}
+	stored := map[int64]cache.Block{}
+	load := func(b cache.Block) error {
+		plain, err := d.blocks.Load(gctx, h.n.file, b, nil)
+		if err != nil {
+			return err
+		}
+		return write(plain, b.Index*bs)
+	}
 	for _, b := range blocks {
+		stored[b.Index] = b
 		if local[b.Index] {
 			continue
 		}
-		g.Go(func() error {
-			plain, err := d.blocks.Load(gctx, h.n.file, b, nil)
-			if err != nil {
-				return err
-			}
-			return write(plain, b.Index*bs)
-		})
+		g.Go(func() error { return load(b) })
 	}
 	for idx := range local {
 		g.Go(func() error {
 			buf := make([]byte, min(bs, size-idx*bs))
-			if err := h.n.f.ReadAt(buf, idx*bs); err != nil {
-				return fmt.Errorf("read local cache: %w", err)
+			h.n.f.Lock()
+			present, _ := h.n.f.Has(idx)
+			var err error
+			if present {
+				err = h.n.f.ReadAt(buf, idx*bs)
 			}
-			return write(buf, idx*bs)
+			h.n.f.Unlock()
+			switch {
+			case err != nil:
+				return fmt.Errorf("read local cache: %w", err)
+			case present:
+				return write(buf, idx*bs)
+			}
+			if b, ok := stored[idx]; ok {
+				return load(b)
+			}
+			if idx == 0 && inline != nil {
+				return write(inline[:min(int64(len(inline)), size)], 0)
+			}
+			return nil // a hole
 		})
 	}
 	if err := g.Wait(); err != nil {

@@ -279,7 +279,9 @@ func (d *Drive) remove(ctx context.Context, parent uint64, name string, dir bool
 		return ErrNameTooLong
 	}
 	var gone []int64
+	var uncached int64
 	err := d.db.Update(ctx, func(tx *cache.Tx) error {
+		gone, uncached = nil, 0
 		p, err := tx.Inode(int64(parent))
 		if err != nil {
 			return err
@@ -294,6 +296,10 @@ func (d *Drive) remove(ctx context.Context, parent uint64, name string, dir bool
 		case !dir && in.Kind == cache.KindDir:
 			return ErrIsDir
 		}
+		rows, err := tx.CachedBlockCount(in.Ino, 0)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.UnlinkOpen(int64(parent), name, d.files.IsOpen); err != nil {
 			return err
 		}
@@ -305,16 +311,20 @@ func (d *Drive) remove(ctx context.Context, parent uint64, name string, dir bool
 			after.Ctime = now
 			return tx.UpdateInode(after)
 		} else if errors.Is(err, cache.ErrNotFound) {
-			gone = append(gone, in.Ino)
+			gone, uncached = append(gone, in.Ino), rows
 			return nil
 		} else {
 			return err
 		}
 	})
+	if err != nil {
+		return err
+	}
+	d.room.add(-uncached)
 	for _, ino := range gone {
 		d.files.Remove(ino)
 	}
-	return err
+	return nil
 }
 
 // Rename moves or renames, as rename2(2).
@@ -331,8 +341,17 @@ func (d *Drive) Rename(ctx context.Context, oldParent uint64, oldName string, ne
 	case f.NoReplace:
 		mode = cache.RenameNoReplace
 	}
-	var gone int64
+	var gone, uncached int64
 	err := d.db.Update(ctx, func(tx *cache.Tx) error {
+		gone, uncached = 0, 0
+		var rows int64 // what the local cache holds of the name replaced, if any
+		if target, err := tx.Lookup(int64(newParent), newName); err == nil {
+			if rows, err = tx.CachedBlockCount(target.Ino, 0); err != nil {
+				return err
+			}
+		} else if !errors.Is(err, cache.ErrNotFound) {
+			return err
+		}
 		moved, replaced, err := tx.Rename(int64(oldParent), oldName, int64(newParent), newName, mode, d.files.IsOpen)
 		if err != nil {
 			return err
@@ -353,7 +372,7 @@ func (d *Drive) Rename(ctx context.Context, oldParent uint64, oldName string, ne
 		}
 		if replaced.Ino != 0 {
 			if in, err := tx.Inode(replaced.Ino); errors.Is(err, cache.ErrNotFound) {
-				gone = replaced.Ino
+				gone, uncached = replaced.Ino, rows
 			} else if err == nil {
 				in.Ctime = now
 				return tx.UpdateInode(in)
@@ -361,10 +380,14 @@ func (d *Drive) Rename(ctx context.Context, oldParent uint64, oldName string, ne
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	d.room.add(-uncached)
 	if gone != 0 {
 		d.files.Remove(gone)
 	}
-	return err
+	return nil
 }
 
 // StatFS reports the drive's space. The network has no fixed size, so it

@@ -114,7 +114,17 @@ func (d *Drive) forgetLost(ctx context.Context, ino int64, lost []cache.CachedBl
 	if dirty > 0 {
 		d.cfg.Logger.Error("local cache file missing: changes not yet uploaded are lost", "ino", ino, "blocks", dirty)
 	}
-	return d.db.Update(ctx, func(tx *cache.Tx) error { return tx.DropCached(ino, 0) })
+	var rows int64
+	err := d.db.Update(ctx, func(tx *cache.Tx) (err error) {
+		if rows, err = tx.CachedBlockCount(ino, 0); err != nil {
+			return err
+		}
+		return tx.DropCached(ino, 0)
+	})
+	if err == nil {
+		d.room.add(-rows)
+	}
+	return err
 }
 
 // release drops one open of n; the last one flushes it and, if the file was
@@ -138,15 +148,20 @@ func (d *Drive) release(ctx context.Context, n *node) error {
 		return err // the uploader holds it; it will find the orphan later
 	}
 	var dropped bool
+	var rows int64
 	derr := d.db.Update(ctx, func(tx *cache.Tx) error {
 		in, err := tx.Inode(n.ino)
 		if err != nil || in.Nlink > 0 {
 			return err
 		}
+		if rows, err = tx.CachedBlockCount(n.ino, 0); err != nil {
+			return err
+		}
 		dropped, err = tx.DropOrphan(n.ino)
 		return err
 	})
-	if dropped {
+	if dropped && derr == nil {
+		d.room.add(-rows)
 		d.files.Remove(n.ino)
 	}
 	return errors.Join(err, derr)
@@ -247,6 +262,7 @@ func (h *Handle) Read(ctx context.Context, off int64, dst []byte) (int, error) {
 			if err := n.f.ReadAt(piece, pos); err != nil {
 				return done, fmt.Errorf("read local cache: %w", err)
 			}
+			d.room.touch(n.ino, idx)
 		} else {
 			clear(piece) // a hole
 		}
@@ -263,8 +279,16 @@ func (h *Handle) Read(ctx context.Context, off int64, dst []byte) (int, error) {
 // elsewhere (in the metadata for a small file, or on the farmers), clean.
 // A hole stays a hole. Caller holds n.f's lock; it is let go while the
 // block travels, so readers of other blocks and read-ahead go on, and the
-// caller must look at the file's state again afterwards.
+// caller must look at the file's state again afterwards. Meanwhile, with a
+// cache limit, clean blocks are evicted to make room for this one, as far
+// as they can: a read is never refused for the limit.
 func (d *Drive) fillLocked(ctx context.Context, n *node, idx int64) error {
+	return d.fill(ctx, n, idx, true)
+}
+
+// fill is fillLocked; makeRoom false is for a writer whose reservation
+// covers the block already.
+func (d *Drive) fill(ctx context.Context, n *node, idx int64, makeRoom bool) error {
 	for {
 		if present, _ := n.f.Has(idx); present {
 			return nil
@@ -306,6 +330,13 @@ func (d *Drive) fillLocked(ctx context.Context, n *node, idx int64) error {
 		ch := make(chan struct{})
 		n.fetching[idx] = ch
 		n.f.Unlock()
+		if makeRoom && d.room.limit > 0 {
+			// No lock is held here: eviction takes file locks, this
+			// file's among them.
+			if err := d.evictTo(ctx, d.room.limit-1); err != nil && ctx.Err() == nil {
+				d.cfg.Logger.Warn("evict for a read", "err", err)
+			}
+		}
 		data, err = d.blocks.Load(ctx, n.file, blk, nil)
 		n.f.Lock()
 		delete(n.fetching, idx)
@@ -332,6 +363,7 @@ func (d *Drive) fillLocked(ctx context.Context, n *node, idx int64) error {
 		return err
 	}
 	n.f.Set(idx, false)
+	d.room.add(1)
 	return nil
 }
 
@@ -374,43 +406,113 @@ func (d *Drive) readAheadLocked(n *node, end int64) {
 	}()
 }
 
-// Write writes data at off (at the end with Append).
+// Write writes data at off (at the end with Append). A write that adds
+// blocks to a local cache at its limit first makes room (see doc.go) and
+// may wait for uploads, or fail with ErrNoSpace; one that overwrites
+// cached blocks never waits. With a limit, a write spanning more blocks
+// than the cache holds goes one block at a time, and on an error the
+// first n bytes are written.
 func (h *Handle) Write(ctx context.Context, off int64, data []byte) (int, error) {
 	n, d := h.n, h.d
 	n.f.Lock()
 	defer n.f.Unlock()
-again:
-	if h.flags.Append {
-		off = n.size
-	}
-	if off < 0 {
-		return 0, ErrInvalid
-	}
-	if len(data) == 0 {
-		return 0, nil
-	}
-	end := off + int64(len(data))
 	bs := int64(d.dc.BlockSize)
+	if lim := d.room.limit; lim == 0 || (int64(len(data))+bs-1)/bs+1 <= lim {
+		return h.writeLocked(ctx, off, data)
+	}
+	done := 0
+	for done < len(data) {
+		pos := off + int64(done)
+		if h.flags.Append {
+			pos = n.size
+		}
+		piece := data[done:][:min(int64(len(data)-done), bs-pos%bs)]
+		w, err := h.writeLocked(ctx, off+int64(done), piece)
+		done += w
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// writeLocked is Write with n.f's lock held. It lets the lock go to make
+// room in the local cache and to fetch the old bytes of a partly covered
+// block, and looks at the file afresh after each.
+func (h *Handle) writeLocked(ctx context.Context, off int64, data []byte) (int, error) {
+	n, d := h.n, h.d
+	bs := int64(d.dc.BlockSize)
+	var held int64 // blocks of the cache reserved for this write
+	defer func() { d.room.unreserve(held) }()
+	holes := map[int64]bool{} // blocks found to be holes: nothing to fetch
+	var end int64
+	for {
+		if h.flags.Append {
+			off = n.size
+		}
+		if off < 0 {
+			return 0, ErrInvalid
+		}
+		if len(data) == 0 {
+			return 0, nil
+		}
+		end = off + int64(len(data))
+		// Every block of the range not in the cache now is one more: room
+		// for them comes first, fetched ones included.
+		var grow int64
+		for idx := off / bs; idx <= (end-1)/bs; idx++ {
+			if present, _ := n.f.Has(idx); !present {
+				grow++
+			}
+		}
+		if grow < held {
+			d.room.unreserve(held - grow)
+			held = grow
+		}
+		if grow > held {
+			if !d.room.reserve(grow - held) {
+				n.f.Unlock()
+				err := d.makeRoom(ctx, grow-held)
+				n.f.Lock()
+				if err != nil {
+					return 0, err
+				}
+			}
+			held = grow
+			continue
+		}
+		// Keep a block's old bytes unless this write covers them all: only
+		// the first and the last block can be partly covered.
+		fetched := false
+		for _, idx := range []int64{off / bs, (end - 1) / bs} {
+			start, old := idx*bs, min(idx*bs+bs, n.size)
+			if present, _ := n.f.Has(idx); present || holes[idx] || old <= start || (off <= start && end >= old) {
+				continue
+			}
+			if err := d.fill(ctx, n, idx, false); err != nil {
+				return 0, err
+			}
+			if present, _ := n.f.Has(idx); !present {
+				holes[idx] = true
+			}
+			fetched = true
+			break
+		}
+		if !fetched {
+			break
+		}
+		// The lock was let go: appends, writes, truncates and evictions
+		// may have come meanwhile.
+	}
 	var newly []int64
+	var added int64
 	for idx := off / bs; idx <= (end-1)/bs; idx++ {
 		present, dirty := n.f.Has(idx)
 		if dirty {
 			continue
 		}
 		if !present {
-			// Keep the block's old bytes unless this write covers them all.
-			start, old := idx*bs, min(idx*bs+bs, n.size)
-			if old > start && (off > start || end < old) {
-				if err := d.fillLocked(ctx, n, idx); err != nil {
-					return 0, err
-				}
-				if h.flags.Append && off != n.size {
-					goto again // another writer appended while we fetched
-				}
-				if _, dirty := n.f.Has(idx); dirty {
-					continue // written while we fetched
-				}
-			}
+			added++
 		}
 		newly = append(newly, idx)
 	}
@@ -429,6 +531,8 @@ again:
 		if err != nil {
 			return 0, err
 		}
+		d.room.commit(added)
+		held -= added
 	}
 	for idx := off / bs; idx <= (end-1)/bs; idx++ {
 		n.f.Set(idx, true)
@@ -469,9 +573,13 @@ func (d *Drive) truncateLocked(ctx context.Context, n *node, size int64) error {
 		n.inline = n.inline[:size]
 	}
 	now := timeNow()
-	err := d.db.Update(ctx, func(tx *cache.Tx) error {
+	var dropped int64
+	err := d.db.Update(ctx, func(tx *cache.Tx) (err error) {
 		if size < n.size {
 			if err := tx.TruncateBlocks(n.ino, from); err != nil {
+				return err
+			}
+			if dropped, err = tx.CachedBlockCount(n.ino, from); err != nil {
 				return err
 			}
 			if err := tx.DropCached(n.ino, from); err != nil {
@@ -496,6 +604,7 @@ func (d *Drive) truncateLocked(ctx context.Context, n *node, size int64) error {
 	if err != nil {
 		return err
 	}
+	d.room.add(-dropped)
 	if size < n.size {
 		n.f.Forget(from)
 		if tail >= 0 {

@@ -1,6 +1,7 @@
 package drive
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,8 +26,30 @@ func (d *Drive) ClearCache(ctx context.Context) (dropped, kept int, err error) {
 		if err != nil {
 			return dropped, kept, err
 		}
+		if k == 0 {
+			d.removeUnused(ino)
+		}
 	}
 	return dropped, kept, nil
+}
+
+// removeUnused deletes the local data file of ino if it holds no block and
+// nothing uses it. Under d.mu, so that no open (acquire) comes between the
+// check and the removal and writes to a file that is gone.
+func (d *Drive) removeUnused(ino int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.nodes[ino] != nil || d.files.IsOpen(ino) {
+		return
+	}
+	var n int64
+	if err := d.db.View(context.Background(), func(tx *cache.Tx) (err error) {
+		n, err = tx.CachedBlockCount(ino, 0)
+		return err
+	}); err != nil || n > 0 {
+		return
+	}
+	d.files.Remove(ino)
 }
 
 // dropCached drops the clean cached blocks of ino (only those in only, if
@@ -67,68 +90,28 @@ func (d *Drive) dropCached(ctx context.Context, ino int64, only map[int64]bool) 
 		return nil
 	})
 	if err == nil {
+		d.room.add(-int64(len(clean)))
+		// Every row is gone: forget every block, even past a failure to
+		// free the space of one, so the file's state stays with the rows.
 		for _, idx := range clean {
-			if err = f.Drop(idx); err != nil {
-				err = fmt.Errorf("free local cache: %w", err)
-				break
+			if derr := f.Drop(idx); derr != nil {
+				err = cmp.Or(err, fmt.Errorf("free local cache: %w", derr))
+				continue
 			}
 			dropped++
 		}
 	}
-	empty := len(f.Blocks()) == 0
 	f.Unlock()
 	f.Release()
-	if empty && !d.files.IsOpen(ino) {
-		d.files.Remove(ino)
-	}
 	return dropped, kept, err
 }
 
 // EnforceCacheLimit evicts clean blocks, least recently used first, until
-// the local cache holds at most maxBytes; blocks of open files and pinned
-// subtrees stay, and so do dirty ones (they wait for the uploader).
+// the local cache holds at most maxBytes; pinned subtrees stay, and so do
+// dirty blocks (they wait for the uploader). Writes keep the drive's own
+// limit (Config.CacheMaxSize) without it; this is for a smaller one, now.
 func (d *Drive) EnforceCacheLimit(ctx context.Context, maxBytes int64) error {
-	bs := int64(d.dc.BlockSize)
-	skip := 0
-	for {
-		var total int
-		var cands []cache.CachedRef
-		err := d.db.View(ctx, func(tx *cache.Tx) (err error) {
-			if total, _, err = tx.CachedCount(); err != nil {
-				return err
-			}
-			cands, err = tx.EvictableBlocks(skip, 64)
-			return err
-		})
-		if err != nil || int64(total)*bs <= maxBytes || len(cands) == 0 {
-			return err
-		}
-		byIno := map[int64]map[int64]bool{}
-		for _, c := range cands {
-			if byIno[c.Ino] == nil {
-				byIno[c.Ino] = map[int64]bool{}
-			}
-			byIno[c.Ino][c.Index] = true
-		}
-		for ino, idxs := range byIno {
-			keep := d.openNode(ino) != nil
-			if !keep {
-				if err := d.db.View(ctx, func(tx *cache.Tx) (err error) {
-					keep, err = tx.Pinned(ino)
-					return err
-				}); err != nil {
-					return err
-				}
-			}
-			if keep {
-				skip += len(idxs)
-				continue
-			}
-			if _, _, err := d.dropCached(ctx, ino, idxs); err != nil {
-				return err
-			}
-		}
-	}
+	return d.evictTo(ctx, maxBytes/int64(d.dc.BlockSize))
 }
 
 // Pin keeps the subtree at drive path p in the local cache ("available
@@ -144,13 +127,22 @@ func (d *Drive) Pin(ctx context.Context, p string) error {
 	return d.fetchTree(ctx, in)
 }
 
-// Unpin lets the subtree at p be evicted again.
+// Unpin lets the subtree at p be evicted again; if the cache is over its
+// limit, it goes now.
 func (d *Drive) Unpin(ctx context.Context, p string) error {
 	in, err := d.Stat(ctx, p)
 	if err != nil {
 		return err
 	}
-	return d.db.Update(ctx, func(tx *cache.Tx) error { return tx.Unpin(in.Ino) })
+	if err := d.db.Update(ctx, func(tx *cache.Tx) error { return tx.Unpin(in.Ino) }); err != nil {
+		return err
+	}
+	if d.room.limit > 0 {
+		if err := d.evictTo(ctx, d.room.limit); err != nil {
+			d.cfg.Logger.Warn("cache limit after unpin", "err", err)
+		}
+	}
+	return nil
 }
 
 // fetchTree brings every block of every file under in into the cache.

@@ -102,3 +102,17 @@ func NewTestOn(tb testing.TB, k, m int, addrs []format.Address) *TestDrive {
 	t.build(tb, k, m)
 	return t
 }
+
+// Reopen replaces the drive with one built with cfg over the same metadata
+// and local cache directory, as a restart of the daemon does. Nothing may
+// be open; make uploaders after it, over the new Files.
+func (t *TestDrive) Reopen(tb testing.TB, cfg Config) {
+	tb.Helper()
+	var err error
+	if t.Files, err = cache.OpenFiles(t.CacheDir, t.Settings().BlockSize); err != nil {
+		tb.Fatal(err)
+	}
+	if t.Drive, err = New(context.Background(), t.DB, t.Keys, t.Blocks, t.Files, cfg); err != nil {
+		tb.Fatal(err)
+	}
+}

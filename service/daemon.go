@@ -25,13 +25,13 @@ type Config struct {
 	// CacheDir moves the local block cache (see OpenConfig.CacheDir).
 	CacheDir string
 	// CacheMaxSize is the local cache limit in bytes; 0: no limit. Dirty
-	// blocks and pinned subtrees stay whatever the limit.
+	// blocks and pinned subtrees stay whatever the limit. The drive keeps
+	// it as it writes (drive.Config.CacheMaxSize).
 	CacheMaxSize int64
 	Mount        mount.Options
 	Uploader     syncer.UploaderConfig
+	Backup       syncer.BackupConfig
 	Network      netclient.NetworkConfig
-	// MaintainEvery is how often the cache limit is enforced.
-	MaintainEvery time.Duration
 	// ProbeEvery is how often the farmers are probed (so status shows them
 	// up or down) and their figures saved.
 	ProbeEvery time.Duration
@@ -51,8 +51,8 @@ func NewConfig(h Home, dir string) Config {
 		MountDir:         dir,
 		Mount:            mount.NewOptions(),
 		Uploader:         syncer.NewUploaderConfig(),
+		Backup:           syncer.NewBackupConfig(),
 		Network:          netclient.NewNetworkConfig(),
-		MaintainEvery:    30 * time.Second,
 		ProbeEvery:       time.Minute,
 		FinalSyncTimeout: 30 * time.Second,
 		UnmountRetry:     time.Second,
@@ -69,14 +69,19 @@ func (c Config) Validate() error {
 		return errors.New("daemon: no mount directory")
 	case c.CacheMaxSize < 0:
 		return fmt.Errorf("daemon: cache max size %d < 0", c.CacheMaxSize)
-	case c.MaintainEvery <= 0 || c.ProbeEvery <= 0 || c.UnmountRetry <= 0:
-		return errors.New("daemon: maintenance, probe and unmount-retry intervals must be > 0")
+	case c.ProbeEvery <= 0 || c.UnmountRetry <= 0:
+		return errors.New("daemon: probe and unmount-retry intervals must be > 0")
 	case c.FinalSyncTimeout < 0:
 		return errors.New("daemon: final sync timeout < 0")
 	case c.Logger == nil:
 		return errors.New("daemon: no logger")
 	}
 	if err := c.Mount.Validate(); err != nil {
+		return err
+	}
+	b := c.Backup
+	b.Logger = c.Logger
+	if err := b.Validate(); err != nil {
 		return err
 	}
 	u := c.Uploader
@@ -97,10 +102,13 @@ type Daemon struct {
 	log     *slog.Logger
 	sess    *Session
 	up      *syncer.Uploader
+	backup  *syncer.Backup
 	m       *mount.Mounted
 	ln      net.Listener
 	srv     *http.Server
 	started time.Time
+	// readOnly: mounted read-only (asked for, or the lease was lost).
+	readOnly bool
 
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
@@ -136,6 +144,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	ocfg.Access = Exclusive
 	ocfg.CacheDir = cfg.CacheDir
 	ocfg.Network = cfg.Network
+	ocfg.Drive.CacheMaxSize = cfg.CacheMaxSize
 	ocfg.Logger = cfg.Logger
 	if d.sess, err = Open(ctx, cfg.Home, ocfg); err != nil {
 		return nil, err
@@ -154,6 +163,24 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if d.up, err = d.sess.NewUploader(ctx, ucfg); err != nil {
 		return nil, err
 	}
+	d.sess.Drive.SetUploads(d.up) // writes to a full cache wait for it
+	bcfg := cfg.Backup
+	bcfg.Logger = cfg.Logger
+	if d.backup, err = d.sess.NewBackup(ctx, bcfg); err != nil {
+		return nil, err
+	}
+	mopts := cfg.Mount
+	// A device that lost the drive to another must not write: say so and
+	// mount read-only, so the files stay readable.
+	lctx, lcancel := context.WithTimeout(ctx, 15*time.Second)
+	if err := d.backup.CheckLease(lctx); IsLeaseLost(err) {
+		d.log.Error("another device took over this drive: mounting read-only", "err", err)
+		mopts.ReadOnly = true
+	} else if err != nil {
+		d.log.Warn("could not check the drive's writer lease on the farmers; the next backup will", "err", err)
+	}
+	lcancel()
+	d.readOnly = mopts.ReadOnly
 	if d.ln, err = listenControl(cfg.Home.SocketPath()); err != nil {
 		return nil, err
 	}
@@ -162,7 +189,6 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	} else if cleared {
 		d.log.Info("removed the dead mount a stopped daemon left", "dir", cfg.MountDir)
 	}
-	mopts := cfg.Mount
 	mopts.Logger = cfg.Logger
 	if d.m, err = mount.Mount(ctx, cfg.MountDir, d.sess.Drive, mopts); err != nil {
 		return nil, err
@@ -176,6 +202,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	bgCtx, d.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
 	d.reqCtx, d.reqCancel = context.WithCancel(context.WithoutCancel(ctx))
 	d.bg.Go(func() { d.up.Run(bgCtx) })
+	d.bg.Go(func() { d.backup.Run(bgCtx) })
 	d.bg.Go(func() { d.maintain(bgCtx) })
 	d.srv = newControlServer(d, uint32(os.Getuid()), cfg.Logger)
 	go d.srv.Serve(d.ln) // returns ErrServerClosed after Shutdown
@@ -261,7 +288,7 @@ func (d *Daemon) doShutdown() error {
 	d.final.MountDir = d.m.Dir()
 	if d.cfg.FinalSyncTimeout > 0 {
 		d.log.Info("last upload round", "at_most", d.cfg.FinalSyncTimeout)
-		if err := syncWithin(ctx, d.up, d.cfg.FinalSyncTimeout); err != nil {
+		if err := syncWithin(ctx, d.up, d.backup.Release, d.sess.Drive, d.cfg.FinalSyncTimeout); err != nil {
 			d.final.SyncError = err.Error()
 			d.log.Warn("last upload round did not finish; the rest uploads at the next start", "err", err)
 		}
@@ -295,31 +322,19 @@ func (d *Daemon) doShutdown() error {
 	return errors.Join(errs...)
 }
 
-// maintain enforces the cache limit and probes the farmers until ctx ends.
+// maintain probes the farmers until ctx ends. (The cache limit needs no
+// loop: the drive keeps it as it writes.)
 func (d *Daemon) maintain(ctx context.Context) {
 	d.probe(ctx)
-	limit := time.NewTicker(d.cfg.MaintainEvery)
-	defer limit.Stop()
 	probe := time.NewTicker(d.cfg.ProbeEvery)
 	defer probe.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-limit.C:
-			d.enforceLimit(ctx)
 		case <-probe.C:
 			d.probe(ctx)
 		}
-	}
-}
-
-func (d *Daemon) enforceLimit(ctx context.Context) {
-	if d.cfg.CacheMaxSize <= 0 {
-		return
-	}
-	if err := d.sess.Drive.EnforceCacheLimit(ctx, d.cfg.CacheMaxSize); err != nil && ctx.Err() == nil {
-		d.log.Warn("cache limit", "err", err)
 	}
 }
 
@@ -365,7 +380,12 @@ func (d *Daemon) status(ctx context.Context) (Status, error) {
 	}
 	defer leave()
 	st, err := d.sess.status(ctx, d.up)
-	st.Daemon = &DaemonStatus{PID: os.Getpid(), MountDir: d.m.Dir(), ReadOnly: d.cfg.Mount.ReadOnly, Started: d.started.UTC()}
+	st.Daemon = &DaemonStatus{PID: os.Getpid(), MountDir: d.m.Dir(), ReadOnly: d.readOnly, Started: d.started.UTC()}
+	if err == nil {
+		var bs syncer.BackupStatus
+		bs, err = d.backup.Status(ctx)
+		st.Backup = backupStatus(bs)
+	}
 	st.Cache.MaxBytes = d.cfg.CacheMaxSize
 	return st, d.stopped(err)
 }
@@ -382,7 +402,7 @@ func (d *Daemon) sync(ctx context.Context, req SyncRequest) (SyncReply, error) {
 		}
 		d.bg.Go(func() {
 			defer leave()
-			if err := d.up.Sync(ctx); err != nil && ctx.Err() == nil {
+			if err := syncWithin(ctx, d.up, d.backup.Round, d.sess.Drive, 0); err != nil && ctx.Err() == nil {
 				d.log.Warn("sync", "err", err)
 			}
 		})
@@ -398,10 +418,7 @@ func (d *Daemon) sync(ctx context.Context, req SyncRequest) (SyncReply, error) {
 		return SyncReply{}, err
 	}
 	defer leave()
-	err = syncWithin(ctx, d.up, time.Duration(req.TimeoutMS)*time.Millisecond)
-	if err == nil {
-		d.enforceLimit(ctx) // what was dirty is clean now, so it may go
-	}
+	err = syncWithin(ctx, d.up, d.backup.Round, d.sess.Drive, time.Duration(req.TimeoutMS)*time.Millisecond)
 	var rep SyncReply
 	if qerr := d.sess.DB.View(context.WithoutCancel(ctx), func(tx *cache.Tx) (err error) {
 		rep.QueuedFiles, err = tx.PendingUploads()

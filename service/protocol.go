@@ -110,6 +110,7 @@ var errorKinds = []struct {
 	{"stopping", http.StatusServiceUnavailable, ErrStopping},
 	{"timeout", http.StatusGatewayTimeout, ErrTimeout},
 	{"mount_busy", http.StatusConflict, mount.ErrBusy},
+	{"lease_lost", http.StatusConflict, syncer.ErrLeaseLost},
 	{"damaged", http.StatusBadGateway, syncer.ErrDamaged},
 	{"damaged", http.StatusBadGateway, crypto.ErrUnauthenticated},
 	{"unavailable", http.StatusServiceUnavailable, syncer.ErrUnavailable},

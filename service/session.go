@@ -306,25 +306,46 @@ func (s *Session) NewUploader(ctx context.Context, cfg syncer.UploaderConfig) (*
 	return u, nil
 }
 
-// Sync uploads every change made so far and returns once all of it is
-// stored; with a timeout > 0 it gives up after that long with ErrTimeout
-// (the rest stays queued). For sessions without a daemon.
+// Sync uploads every change made so far, then stores the metadata backup
+// that names it, and returns once all of it is on the farmers; with a
+// timeout > 0 it gives up after that long with ErrTimeout (the rest stays
+// queued). For sessions without a daemon.
 func (s *Session) Sync(ctx context.Context, timeout time.Duration) error {
 	u, err := s.NewUploader(ctx, syncer.NewUploaderConfig())
 	if err != nil {
 		return err
 	}
-	return syncWithin(ctx, u, timeout)
+	b, err := s.NewBackup(ctx, syncer.NewBackupConfig())
+	if err != nil {
+		return err
+	}
+	return syncWithin(ctx, u, b.Release, s.Drive, timeout)
 }
 
-// syncWithin runs u.Sync, bounded by timeout if > 0.
-func syncWithin(ctx context.Context, u *syncer.Uploader, timeout time.Duration) error {
+// garbageCollector deletes the shards no stored root needs any more.
+type garbageCollector interface {
+	CollectGarbage(ctx context.Context) error
+}
+
+// syncWithin runs u.Sync, then a backup round (round: b.Round while a
+// daemon holds the drive, b.Release when the writer stops), then garbage
+// collection, bounded by timeout if > 0.
+func syncWithin(ctx context.Context, u *syncer.Uploader, round func(context.Context) error, gc garbageCollector, timeout time.Duration) error {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, timeout, ErrTimeout)
 		defer cancel()
 	}
 	err := u.Sync(ctx)
+	if err == nil {
+		if err = round(ctx); err != nil {
+			err = fmt.Errorf("metadata backup: %w", err)
+		}
+	}
+	if err == nil {
+		// Garbage left behind stays queued: it is not the caller's data.
+		_ = gc.CollectGarbage(ctx)
+	}
 	if err != nil && errors.Is(context.Cause(ctx), ErrTimeout) {
 		return fmt.Errorf("sync: %w after %v: %w", ErrTimeout, timeout, err)
 	}

@@ -23,6 +23,8 @@ type Status struct {
 	Uploads UploadStatus   `json:"uploads"`
 	Cache   CacheStatus    `json:"cache"`
 	Farmers []FarmerStatus `json:"farmers"`
+	// Backup is the metadata backup on the farmers.
+	Backup *BackupStatus `json:"backup,omitempty"`
 }
 
 // StatusVersion is the version of the Status JSON.
@@ -89,7 +91,13 @@ func (s *Session) Status(ctx context.Context, probe bool) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	return s.status(ctx, u)
+	st, err := s.status(ctx, u)
+	if err != nil {
+		return st, err
+	}
+	bs, err := syncer.ReadBackupStatus(ctx, s.DB, nil)
+	st.Backup = backupStatus(bs)
+	return st, err
 }
 
 // status reads the queue from u and the rest from the session.

@@ -36,7 +36,9 @@ import (
 //     covers get forgotten, and garbage queued up to them may be deleted.
 //     So shards of replaced blocks and superseded objects are deleted only
 //     after a root that no longer refers to them is stored.
-//   - The root names this device and a lease. A round renews it; a root on
+//   - The root names this device and a lease. A running daemon holds the
+//     lease (Round renews it) and gives it up when it stops (Release); a
+//     one-shot command stores its root already released. A root on
 //     the farmers with a higher version written by another device means the
 //     lease was taken over (recovery with --take-over): this device stops
 //     writing for good (ErrLeaseLost) and says why.
@@ -287,9 +289,16 @@ func ReadBackupStatus(ctx context.Context, db *cache.DB, lastErr error) (BackupS
 }
 
 // Round stores every change made so far: a new segment (or checkpoint) if
-// anything changed, then a new root. It returns once the root is on a
-// majority of the farmers.
-func (b *Backup) Round(ctx context.Context) error {
+// anything changed, then a new root that holds the writer lease for Lease.
+// It returns once the root is on a majority of the farmers.
+func (b *Backup) Round(ctx context.Context) error { return b.doRound(ctx, true) }
+
+// Release is Round with a root whose lease ends now: what a process that
+// stops writing (a daemon at stop, a one-shot command) stores last, so
+// another device may recover the drive without taking it over.
+func (b *Backup) Release(ctx context.Context) error { return b.doRound(ctx, false) }
+
+func (b *Backup) doRound(ctx context.Context, hold bool) error {
 	b.round.Lock()
 	defer b.round.Unlock()
 	var (
@@ -346,7 +355,11 @@ func (b *Backup) Round(ctx context.Context) error {
 		plan.keep = append(plan.keep, *stored)
 	}
 	now := time.Now()
-	root, err := b.newRoot(st.Version+1, now, plan.keep, farmers)
+	lease := now
+	if hold {
+		lease = now.Add(b.cfg.Lease)
+	}
+	root, err := b.newRoot(st.Version+1, now, lease, plan.keep, farmers)
 	if err != nil {
 		b.dropPending(pending)
 		return err
@@ -393,10 +406,6 @@ func (b *Backup) Round(ctx context.Context) error {
 		return tx.SetBackupState(st)
 	})
 }
-
-// Store the root, renewing only the lease: for recovery's take-over and
-// tests. It is a Round that finds nothing changed.
-func (b *Backup) Renew(ctx context.Context) error { return b.Round(ctx) }
 
 // roundPlan is what a round uploads and which objects the new root names.
 type roundPlan struct {
@@ -501,9 +510,9 @@ func (b *Backup) dropPending(ids []int64) {
 
 // newRoot builds the root naming objs, with farmers as the farmer list
 // (shards in objs name farmers by farmers.id; the root by list index).
-func (b *Backup) newRoot(version uint64, now time.Time, objs []cache.BackupObject, farmers []cache.Farmer) (*meta.Root, error) {
+func (b *Backup) newRoot(version uint64, now, lease time.Time, objs []cache.BackupObject, farmers []cache.Farmer) (*meta.Root, error) {
 	r := &meta.Root{Version: version, Time: now, DriveID: b.drive.ID, DataShards: b.drive.DataShards,
-		ParityShards: b.drive.ParityShards, BlockSize: b.drive.BlockSize, Device: b.device, LeaseUntil: now.Add(b.cfg.Lease)}
+		ParityShards: b.drive.ParityShards, BlockSize: b.drive.BlockSize, Device: b.device, LeaseUntil: lease}
 	index := make(map[int64]int, len(farmers))
 	for i, f := range farmers {
 		index[f.ID] = i

@@ -336,7 +336,7 @@ func TestLeaseTakeOver(t *testing.T) {
 	restored, _, err := recoverInto(t, keys, addrs[0])
 	must(t, err)
 	b := open(t, restored, keys, addrs)
-	must(t, b.backup.Renew(ctx))
+	must(t, b.backup.Round(ctx))
 
 	// The old device's next round finds out and stops writing.
 	addFiles(t, a.db, "late", 1)

@@ -60,9 +60,21 @@ type Uploader struct {
 
 	round sync.Mutex // one upload round at a time
 
-	mu        sync.Mutex // guards uploading and lastErr
+	mu        sync.Mutex // guards the fields below
 	uploading int        // blocks in flight
 	lastErr   error
+	urgent    bool          // the next round skips the quiet period (Urge)
+	progress  Progress      // work done so far
+	next      chan struct{} // closed at the next progress, then replaced
+}
+
+// Progress counts what the uploader has done since it started, for a
+// caller that waits for it (the drive, when dirty blocks fill its local
+// cache).
+type Progress struct {
+	Cleaned uint64 // blocks stored and turned clean, free to evict
+	Rounds  uint64 // upload rounds ended
+	Err     error  // the error of the last round ended; nil if it went well
 }
 
 // NewUploader returns an uploader for the drive of db.
@@ -75,7 +87,7 @@ func NewUploader(ctx context.Context, db *cache.DB, files *cache.Files, blocks *
 		return nil, err
 	}
 	return &Uploader{cfg: cfg, db: db, files: files, blocks: blocks, keys: keys, bs: int64(dc.BlockSize),
-		kick: make(chan struct{}, 1)}, nil
+		kick: make(chan struct{}, 1), next: make(chan struct{})}, nil
 }
 
 // Kick asks for an upload round soon.
@@ -84,6 +96,31 @@ func (u *Uploader) Kick() {
 	case u.kick <- struct{}{}:
 	default:
 	}
+}
+
+// Urge asks for an upload round now that skips the quiet period: a writer
+// is waiting for the room dirty blocks take in the local cache. Only Run
+// acts on it.
+func (u *Uploader) Urge() {
+	u.mu.Lock()
+	u.urgent = true
+	u.mu.Unlock()
+	u.Kick()
+}
+
+// Progress returns what the uploader has done so far and a channel that is
+// closed at its next progress: a block turned clean, or a round ended.
+func (u *Uploader) Progress() (Progress, <-chan struct{}) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.progress, u.next
+}
+
+// progressed records work done and wakes whoever waits for it. Caller
+// holds u.mu.
+func (u *Uploader) progressed() {
+	close(u.next)
+	u.next = make(chan struct{})
 }
 
 // Run uploads in the background until ctx ends.
@@ -97,7 +134,13 @@ func (u *Uploader) Run(ctx context.Context) {
 		case <-t.C:
 		case <-u.kick:
 		}
-		if _, err := u.runRound(ctx, u.cfg.Quiet); err != nil && ctx.Err() == nil {
+		quiet := u.cfg.Quiet
+		u.mu.Lock()
+		if u.urgent {
+			quiet, u.urgent = 0, false
+		}
+		u.mu.Unlock()
+		if _, err := u.runRound(ctx, quiet); err != nil && ctx.Err() == nil {
 			u.cfg.Logger.Warn("upload round", "err", err)
 		}
 	}
@@ -151,6 +194,9 @@ func (u *Uploader) runRound(ctx context.Context, quiet time.Duration) (int, erro
 	err := errors.Join(errs...)
 	u.mu.Lock()
 	u.lastErr = err
+	u.progress.Rounds++
+	u.progress.Err = err
+	u.progressed()
 	u.mu.Unlock()
 	var left int
 	if qerr := u.db.View(ctx, func(tx *cache.Tx) (err error) {
@@ -306,6 +352,10 @@ func (u *Uploader) storeBlock(ctx context.Context, f *cache.File, file File, s s
 	}
 	if clean {
 		f.Set(s.idx, false)
+		u.mu.Lock()
+		u.progress.Cleaned++
+		u.progressed()
+		u.mu.Unlock()
 	}
 	return nil
 }
@@ -361,8 +411,15 @@ func (u *Uploader) inline(ctx context.Context, f *cache.File, in cache.Inode, si
 	if err != nil {
 		return err
 	}
-	for _, idx := range f.Dirty() {
+	dirty := f.Dirty()
+	for _, idx := range dirty {
 		f.Set(idx, false)
+	}
+	if len(dirty) > 0 {
+		u.mu.Lock()
+		u.progress.Cleaned += uint64(len(dirty))
+		u.progressed()
+		u.mu.Unlock()
 	}
 	return nil
 }

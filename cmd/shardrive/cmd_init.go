@@ -25,6 +25,9 @@ type initOptions struct {
 	dataShards   int
 	parityShards int
 	blockSize    string
+	recover      bool
+	takeOver     bool
+	keepOwners   bool
 }
 
 func (o *initOptions) AddFlags(cmd *cobra.Command) {
@@ -33,15 +36,24 @@ func (o *initOptions) AddFlags(cmd *cobra.Command) {
 	f.IntVar(&o.dataShards, "data-shards", 4, "k: shards any k of which rebuild a block")
 	f.IntVar(&o.parityShards, "parity-shards", 2, "m: extra shards, so that m farmers may be lost")
 	f.StringVar(&o.blockSize, "block-size", "4MiB", "file block size (64KiB..64MiB)")
+	f.BoolVar(&o.recover, "recover", false, "recover an existing drive: the 24 words on stdin, one of its farmers in --farmers")
+	f.BoolVar(&o.takeOver, "take-over", false, "with --recover: move the writer here even though another device holds the drive (it then stops writing)")
+	f.BoolVar(&o.keepOwners, "keep-owners", false, "with --recover: keep the files' recorded owners instead of making them yours")
 }
 
 func newInitCommand(g *globals) *cobra.Command {
 	var o initOptions
 	cmd := &cobra.Command{
-		Use:   "init --farmers ADDR1,ADDR2,...",
-		Short: "Create a new drive and print its 24-word mnemonic once",
+		Use:   "init --farmers ADDR1,ADDR2,... | init --recover --farmers ADDR < words.txt",
+		Short: "Create a new drive and print its 24-word mnemonic once, or recover one from its words",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.recover {
+				return runRecover(cmd.Context(), o, g, cmd.InOrStdin())
+			}
+			if o.takeOver || o.keepOwners {
+				return fmt.Errorf("%w: --take-over and --keep-owners go with --recover", errUsage)
+			}
 			return runInit(cmd.Context(), o, g)
 		},
 	}
@@ -126,6 +138,18 @@ func runInit(ctx context.Context, o initOptions, g *globals) error {
 	})
 	if err != nil {
 		return err
+	}
+	db.Close()
+	lock.Unlock()
+	// The first root record: the drive is recoverable from its words from
+	// now on, and this device holds its writer lease.
+	if s, err := openSession(ctx, g, readWrite); err != nil {
+		g.log.Warn("could not store the first metadata backup; the daemon will", "err", err)
+	} else {
+		if err := s.BackupNow(ctx); err != nil {
+			g.log.Warn("could not store the first metadata backup; the daemon will", "err", err)
+		}
+		s.Close(context.WithoutCancel(ctx))
 	}
 	fmt.Printf("mnemonic: %s\n", mnemonic)
 	fmt.Fprintf(os.Stderr, "WARNING: write these 24 words down and keep them safe. They are shown only this once;\n"+

@@ -17,8 +17,11 @@ func newMkdirCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer s.Close(context.WithoutCancel(cmd.Context()))
-			_, err = s.drive.MkdirPath(cmd.Context(), args[0])
-			return err
+			if _, err = s.drive.MkdirPath(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			s.backup(cmd.Context(), g)
+			return nil
 		},
 	}
 }

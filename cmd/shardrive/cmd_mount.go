@@ -20,6 +20,7 @@ import (
 	"github.com/shardrive/shardrive/cache"
 	"github.com/shardrive/shardrive/mount"
 	"github.com/shardrive/shardrive/service"
+	"github.com/shardrive/shardrive/syncer"
 )
 
 type mountOptions struct {
@@ -30,6 +31,7 @@ type mountOptions struct {
 	cacheMaxSize string
 	logFile      string
 	writeBack    time.Duration
+	backupDelay  time.Duration
 	readyFD      int // set by --daemon in the detached child
 }
 
@@ -42,6 +44,7 @@ func (o *mountOptions) AddFlags(cmd *cobra.Command) {
 	f.StringVar(&o.cacheMaxSize, "cache-max-size", "", "local cache limit, like 20GiB (default: none); dirty and pinned blocks stay whatever the limit")
 	f.StringVar(&o.logFile, "log-file", "", "write the log to this file instead of stderr")
 	f.DurationVar(&o.writeBack, "write-back", 3*time.Second, "upload a file once it has gone this long unchanged")
+	f.DurationVar(&o.backupDelay, "backup-delay", syncer.NewBackupConfig().Delay, "store metadata changes on the farmers at most this long after they are made")
 	f.IntVar(&o.readyFD, "ready-fd", 0, "descriptor to report the start on (internal, for --daemon)")
 	f.MarkHidden("ready-fd")
 }
@@ -101,6 +104,7 @@ func runMount(ctx context.Context, g *globals, o mountOptions, dir string) (err 
 	cfg.Mount.AllowOther = o.allowOther
 	cfg.Mount.ReadOnly = o.readOnly
 	cfg.Uploader.Quiet = o.writeBack
+	cfg.Backup.Delay = o.backupDelay
 	cfg.Logger = log
 
 	// The first SIGINT, SIGTERM or SIGHUP stops the daemon cleanly; a
@@ -278,7 +282,7 @@ func detach(ctx context.Context, g *globals, o mountOptions, dir string) error {
 	for range g.verbose {
 		args = append(args, "-v")
 	}
-	args = append(args, "mount", "--ready-fd", "3", "--write-back", o.writeBack.String())
+	args = append(args, "mount", "--ready-fd", "3", "--write-back", o.writeBack.String(), "--backup-delay", o.backupDelay.String())
 	if o.allowOther {
 		args = append(args, "--allow-other")
 	}

@@ -66,11 +66,11 @@ func runPut(ctx context.Context, g *globals, local, dst string) error {
 	in, err := s.drive.Put(ctx, dst, r, attr)
 	if err != nil {
 		if ctx.Err() == nil { // not interrupted: delete what the failed put placed now
-			s.collectGarbage(ctx, g)
+			s.backup(ctx, g)
 		}
 		return err
 	}
 	g.log.Info("stored", "path", dst, "bytes", in.Size)
-	s.collectGarbage(ctx, g)
+	s.backup(ctx, g)
 	return nil
 }

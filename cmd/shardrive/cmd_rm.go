@@ -42,7 +42,7 @@ func runRm(ctx context.Context, g *globals, o rmOptions, p string) error {
 	if err != nil {
 		return err
 	}
-	s.collectGarbage(ctx, g)
+	s.backup(ctx, g)
 	return nil
 }
 

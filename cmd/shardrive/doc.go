@@ -12,7 +12,8 @@
 //	1  any other error
 //	2  usage: unknown command or flag, wrong number of arguments
 //	3  wrong key: the mnemonic or key file does not belong to this drive, or
-//	   the mnemonic is not a valid 24-word BIP39 phrase
+//	   the mnemonic is not a valid 24-word BIP39 phrase, or init --recover
+//	   found no drive for these words
 //	4  farmers unavailable: too few farmers answered to store or read a block
 //	5  damage found: data failed authentication or could not be rebuilt
 //	6  not found: no such file or directory in the drive
@@ -21,6 +22,9 @@
 //	   unmount, the mount point is in use: the message names the processes)
 //	9  timeout: sync --wait --timeout ran out before everything was stored;
 //	   what is not stored stays queued
+//	10 another device: the drive's writer lease is held by another device
+//	   (init --recover without --take-over), or another device took this
+//	   drive over (this one no longer writes)
 //
 // Every command works without a terminal; errors are one line on stderr.
 package main

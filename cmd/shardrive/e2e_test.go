@@ -57,13 +57,16 @@ type farmerProc struct {
 
 // startFarmer runs `shardfarmer run` in dir on a free loopback port and
 // waits for its ready line. It is stopped when the test ends.
-func startFarmer(t *testing.T, dir string) *farmerProc {
+func startFarmer(t *testing.T, dir string) *farmerProc { return startFarmerOn(t, dir, "127.0.0.1:0") }
+
+// startFarmerOn is startFarmer listening on listen.
+func startFarmerOn(t *testing.T, dir, listen string) *farmerProc {
 	t.Helper()
-	logf, err := os.Create(filepath.Join(dir + ".log"))
+	logf, err := os.OpenFile(filepath.Join(dir+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(binDir, "shardfarmer"), "run", "--dir", dir, "--listen", "127.0.0.1:0", "--capacity", "2GiB")
+	cmd := exec.Command(filepath.Join(binDir, "shardfarmer"), "run", "--dir", dir, "--listen", listen, "--capacity", "2GiB")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

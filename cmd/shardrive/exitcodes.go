@@ -5,6 +5,7 @@ import (
 
 	"github.com/shardrive/shardrive/cache"
 	"github.com/shardrive/shardrive/core/crypto"
+	"github.com/shardrive/shardrive/core/meta"
 	"github.com/shardrive/shardrive/mount"
 	"github.com/shardrive/shardrive/service"
 	"github.com/shardrive/shardrive/syncer"
@@ -22,6 +23,7 @@ const (
 	exitNoDrive     = 7
 	exitBusy        = 8
 	exitTimeout     = 9
+	exitOtherDevice = 10
 )
 
 var (
@@ -39,6 +41,11 @@ var exitTable = []struct {
 	{service.ErrTimeout, exitTimeout}, // outranks the failure a cut-short upload reports
 	{crypto.ErrInvalidMnemonic, exitWrongKey},
 	{crypto.ErrWrongKey, exitWrongKey},
+	{syncer.ErrNoBackup, exitWrongKey},
+	{syncer.ErrLeaseHeld, exitOtherDevice},
+	{syncer.ErrLeaseLost, exitOtherDevice},
+	{cache.ErrInconsistent, exitDamaged},
+	{meta.ErrMalformed, exitDamaged},
 	{syncer.ErrDamaged, exitDamaged},
 	{crypto.ErrUnauthenticated, exitDamaged},
 	{syncer.ErrUnavailable, exitUnavailable},

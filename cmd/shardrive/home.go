@@ -64,14 +64,21 @@ func openSession(ctx context.Context, g *globals, mode access) (*session, error)
 	if err != nil {
 		return nil, err
 	}
+	if mode == readWrite {
+		if err := s.CheckWriter(ctx); err != nil {
+			s.Close(context.WithoutCancel(ctx))
+			return nil, err
+		}
+	}
 	return &session{Session: s, drive: s.Drive}, nil
 }
 
-// collectGarbage deletes the shards that no metadata refers to any more
-// from the farmers that answer; the rest stay queued for the next command.
-func (s *session) collectGarbage(ctx context.Context, g *globals) {
-	if err := s.drive.CollectGarbage(ctx); err != nil {
-		g.log.Warn("some unused shards could not be deleted yet; they will be retried", "err", err)
+// backup stores the metadata changes a command made on the farmers, then
+// deletes the shards that no stored root needs any more; what fails stays
+// queued for the next command or the daemon.
+func (s *session) backup(ctx context.Context, g *globals) {
+	if err := s.BackupNow(ctx); err != nil {
+		g.log.Warn("the metadata backup or the deletion of unused shards did not finish; it will be retried", "err", err)
 	}
 }
 
