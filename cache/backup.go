@@ -482,6 +482,16 @@ func (t *Tx) ApplyMeta(recs []meta.Record) error {
 	if _, err := t.exec("PRAGMA defer_foreign_keys = ON"); err != nil {
 		return err
 	}
+	// Nothing replayed is a change to back up: the change-tracking
+	// triggers would only slow the replay down (FinishRestore puts them
+	// back, in the same transaction).
+	for _, table := range metaTriggerTables {
+		for _, op := range []string{"ins", "del", "upd"} {
+			if _, err := t.exec(fmt.Sprintf("DROP TRIGGER IF EXISTS %s_meta_%s", table, op)); err != nil {
+				return err
+			}
+		}
+	}
 	for i := range recs {
 		if err := t.applyMeta(&recs[i]); err != nil {
 			k := recs[i].Key()
@@ -635,6 +645,18 @@ func (t *Tx) FinishRestore(uid, gid uint32, keepOwners bool) error {
 	}
 	if _, err := t.exec("DELETE FROM meta_changes"); err != nil {
 		return err
+	}
+	// Put back the change tracking ApplyMeta dropped (all of it, whether
+	// or not it ran).
+	for _, table := range metaTriggerTables {
+		for _, op := range []string{"ins", "del", "upd"} {
+			if _, err := t.exec(fmt.Sprintf("DROP TRIGGER IF EXISTS %s_meta_%s", table, op)); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := t.tx.ExecContext(t.ctx, metaTriggers); err != nil {
+		return fmt.Errorf("restore the change triggers: %w", err)
 	}
 	return nil
 }

@@ -95,11 +95,20 @@ func TestBackupReplay(t *testing.T) {
 	if got, want := dumpAll(t, restored), dumpAll(t, db); !reflect.DeepEqual(got, want) {
 		t.Fatalf("restored metadata differs:\n got %d records\nwant %d records", len(got), len(want))
 	}
-	// Nothing is noted as changed after a restore.
+	// Nothing is noted as changed after a restore, and changes made after
+	// it are tracked again.
 	update(t, restored, func(tx *Tx) error {
 		same, _, err := tx.MetaUnchanged()
 		if err == nil && !same {
 			t.Error("restore left changes to back up")
+		}
+		return err
+	})
+	update(t, restored, func(tx *Tx) error { newFile(t, tx, RootIno, "after"); return nil })
+	update(t, restored, func(tx *Tx) error {
+		same, _, err := tx.MetaUnchanged()
+		if err == nil && same {
+			t.Error("a change after the restore is not tracked")
 		}
 		return err
 	})

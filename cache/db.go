@@ -100,12 +100,27 @@ func (d *DB) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*
 // Tx is one metadata transaction. Its methods are the only way the rest of
 // the program reads or changes the schema.
 type Tx struct {
-	ctx context.Context
-	tx  *sql.Tx
+	ctx   context.Context
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt // prepared on first use; closed with the transaction
 }
 
+// exec runs a statement, prepared once per transaction: a transaction that
+// runs the same statement for thousands of rows (a put, a restore) parses
+// it once.
 func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(t.ctx, query, args...)
+	st, ok := t.stmts[query]
+	if !ok {
+		var err error
+		if st, err = t.tx.PrepareContext(t.ctx, query); err != nil {
+			return nil, err
+		}
+		if t.stmts == nil {
+			t.stmts = make(map[string]*sql.Stmt)
+		}
+		t.stmts[query] = st
+	}
+	return st.ExecContext(t.ctx, args...)
 }
 
 func (t *Tx) queryRow(query string, args ...any) *sql.Row {

@@ -42,7 +42,18 @@ CREATE TABLE backup_objects (
 	body    BLOB,                       -- a segment's plaintext, kept to merge segments; NULL for a checkpoint
 	parts   TEXT NOT NULL               -- JSON: [{version, plain_len, sealed_len, shard_len, shards: [{index, farmer (farmers.id), root (hex)}]}]
 );
-`)
+` + metaTriggers)
+	return b.String()
+}()
+
+// metaTriggerTables are the tables whose rows the backup tracks; each has
+// the triggers <table>_meta_ins, _meta_del and _meta_upd.
+var metaTriggerTables = []string{"settings", "farmers", "inodes", "dentries", "blocks", "shards", "xattrs"}
+
+// metaTriggers creates the change-tracking triggers (part of schema v5; a
+// restore drops them while it replays a backup and creates them again).
+var metaTriggers = func() string {
+	var b strings.Builder
 	// One trigger per table and statement. An UPDATE notes the old and the
 	// new key (they differ when a dentry moves).
 	for _, t := range []struct {

@@ -31,7 +31,7 @@ type stack struct {
 	keys   *crypto.Keys
 }
 
-func startFarmers(t *testing.T, n int) ([]*farmer.Liar, []format.Address) {
+func startFarmers(t testing.TB, n int) ([]*farmer.Liar, []format.Address) {
 	t.Helper()
 	var liars []*farmer.Liar
 	var addrs []format.Address
@@ -48,7 +48,7 @@ func netConfig() netclient.NetworkConfig {
 	return c
 }
 
-func newNet(t *testing.T, keys *crypto.Keys, addrs []format.Address) *netclient.Network {
+func newNet(t testing.TB, keys *crypto.Keys, addrs []format.Address) *netclient.Network {
 	t.Helper()
 	var clients []*netclient.FarmerClient
 	for _, a := range addrs {
@@ -69,14 +69,20 @@ func backupConfig() syncer.BackupConfig {
 }
 
 // newDrive makes a 2+1 drive over addrs with a backup.
-func newDrive(t *testing.T, keys *crypto.Keys, addrs []format.Address) *stack {
+func newDrive(t testing.TB, keys *crypto.Keys, addrs []format.Address) *stack {
+	t.Helper()
+	return newDriveKM(t, keys, addrs, 2, 1)
+}
+
+// newDriveKM is newDrive with k and m chosen.
+func newDriveKM(t testing.TB, keys *crypto.Keys, addrs []format.Address, k, m int) *stack {
 	t.Helper()
 	db, err := cache.Open(ctx, filepath.Join(t.TempDir(), "drive.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	dc := cache.DriveConfig{ID: crypto.NewFileID(), DataShards: 2, ParityShards: 1, BlockSize: 256 << 10, KeyCheck: keys.Check(), Created: time.Now()}
+	dc := cache.DriveConfig{ID: crypto.NewFileID(), DataShards: k, ParityShards: m, BlockSize: 256 << 10, KeyCheck: keys.Check(), Created: time.Now()}
 	must(t, db.Update(ctx, func(tx *cache.Tx) error {
 		if err := tx.InitDrive(dc, 0, 0); err != nil {
 			return err
@@ -91,7 +97,7 @@ func newDrive(t *testing.T, keys *crypto.Keys, addrs []format.Address) *stack {
 	return open(t, db, keys, addrs)
 }
 
-func open(t *testing.T, db *cache.DB, keys *crypto.Keys, addrs []format.Address) *stack {
+func open(t testing.TB, db *cache.DB, keys *crypto.Keys, addrs []format.Address) *stack {
 	t.Helper()
 	s := &stack{db: db, keys: keys, net: newNet(t, keys, addrs)}
 	var err error
@@ -104,7 +110,7 @@ func open(t *testing.T, db *cache.DB, keys *crypto.Keys, addrs []format.Address)
 	return s
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +118,7 @@ func must(t *testing.T, err error) {
 }
 
 // addFiles creates n files with names and contents under root.
-func addFiles(t *testing.T, db *cache.DB, prefix string, n int) {
+func addFiles(t testing.TB, db *cache.DB, prefix string, n int) {
 	t.Helper()
 	must(t, db.Update(ctx, func(tx *cache.Tx) error {
 		now := time.Now()
@@ -138,7 +144,7 @@ func addFiles(t *testing.T, db *cache.DB, prefix string, n int) {
 	}))
 }
 
-func dump(t *testing.T, db *cache.DB) []meta.Record {
+func dump(t testing.TB, db *cache.DB) []meta.Record {
 	t.Helper()
 	var recs []meta.Record
 	must(t, db.View(ctx, func(tx *cache.Tx) error {
@@ -150,7 +156,7 @@ func dump(t *testing.T, db *cache.DB) []meta.Record {
 
 // recoverInto restores the drive from the farmer at first into a new
 // database and returns it with what FindRoot found.
-func recoverInto(t *testing.T, keys *crypto.Keys, first format.Address) (*cache.DB, *syncer.Found, error) {
+func recoverInto(t testing.TB, keys *crypto.Keys, first format.Address) (*cache.DB, *syncer.Found, error) {
 	t.Helper()
 	found, err := syncer.FindRoot(ctx, first, keys, netConfig(), slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -166,7 +172,7 @@ func recoverInto(t *testing.T, keys *crypto.Keys, first format.Address) (*cache.
 	return db, found, err
 }
 
-func objectKinds(t *testing.T, db *cache.DB) []meta.ObjectKind {
+func objectKinds(t testing.TB, db *cache.DB) []meta.ObjectKind {
 	t.Helper()
 	var kinds []meta.ObjectKind
 	must(t, db.View(ctx, func(tx *cache.Tx) error {
