@@ -22,7 +22,8 @@ type BackupStatus struct {
 	LastError  string     `json:"last_error,omitempty"`
 }
 
-func backupStatus(b syncer.BackupStatus) *BackupStatus {
+// NewBackupStatus turns the syncer's backup state into its JSON form.
+func NewBackupStatus(b syncer.BackupStatus) *BackupStatus {
 	s := &BackupStatus{Version: b.Version, Pending: b.Pending, Objects: b.Objects, Bytes: b.Bytes, LostTo: b.LostTo, LastError: b.LastError}
 	if !b.Time.IsZero() {
 		t := b.Time.UTC()

@@ -384,7 +384,7 @@ func (d *Daemon) status(ctx context.Context) (Status, error) {
 	if err == nil {
 		var bs syncer.BackupStatus
 		bs, err = d.backup.Status(ctx)
-		st.Backup = backupStatus(bs)
+		st.Backup = NewBackupStatus(bs)
 	}
 	st.Cache.MaxBytes = d.cfg.CacheMaxSize
 	return st, d.stopped(err)

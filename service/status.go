@@ -96,7 +96,7 @@ func (s *Session) Status(ctx context.Context, probe bool) (Status, error) {
 		return st, err
 	}
 	bs, err := syncer.ReadBackupStatus(ctx, s.DB, nil)
-	st.Backup = backupStatus(bs)
+	st.Backup = NewBackupStatus(bs)
 	return st, err
 }
 

@@ -1,7 +1,10 @@
 // Package syncer moves blocks between the local metadata and the farmers:
 // it seals, erasure-codes and places a block's shards (Store), fetches any k
 // of them back, verifies, decodes and opens them (Load), and deletes shards
-// that nothing refers to any more (CollectGarbage).
+// that nothing refers to any more (CollectGarbage). In the background it
+// uploads what the local cache changed (Uploader) and keeps the metadata
+// backed up on the farmers (Backup; recovery with FindRoot and Restore):
+// see backup.go and docs/format/meta.md.
 //
 // The road of a block on the way out, all in memory and bounded by the
 // caller's concurrency:

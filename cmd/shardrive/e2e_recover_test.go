@@ -216,7 +216,13 @@ func TestRecoverDriveFromMnemonic(t *testing.T) {
 	if st := status(t, home); st.Backup == nil || st.Backup.Version < 2 || st.Backup.Pending {
 		t.Fatalf("backup status after sync --wait: %+v", st.Backup)
 	}
+	if out := mustRun(t, home, "backup", "status"); !strings.Contains(out, "changes: all stored") || !strings.Contains(out, "writer: this device") {
+		t.Errorf("backup status while mounted:\n%s", out)
+	}
 	mustRun(t, home, "unmount", mnt)
+	if out := mustRun(t, home, "backup", "status"); !strings.Contains(out, "metadata backup: version") || !strings.Contains(out, "no lease held") {
+		t.Errorf("backup status after unmount:\n%s", out)
+	}
 
 	// The laptop is lost: nothing of the home is left.
 	if err := os.RemoveAll(home); err != nil {

@@ -96,6 +96,7 @@ func newRootCommand(g *globals) *cobra.Command {
 		newPinCommand(g),
 		newUnpinCommand(g),
 		newCacheCommand(g),
+		newBackupCommand(g),
 	)
 	return root
 }
