@@ -148,4 +148,23 @@
 // bazil itself logs through the standard log package in two places (output
 // of fusermount3, and a panic in a handler); everything of ours goes to
 // Options.Logger, per request at LevelTrace.
+//
+// # Checked against programs and other users
+//
+// Besides the POSIX cases (posix_test.go) and the random differential run
+// against a local directory, the tests run real programs on the mount: git
+// (clone, commit, gc, fsck), sqlite3 in WAL mode, tar, rsync, python, and
+// getfattr (TestApps); vim with each write strategy (backup and rename,
+// backupcopy=yes and no, nowritebackup), a new file, a swap file, a crash
+// and a recovery, compared byte for byte and mode for mode with the same
+// edits on a local disk (TestVim); LibreOffice converting text to ODT, PDF
+// and DOCX and back (TestOffice, where LibreOffice is installed:
+// scripts/deps.sh --long). TestPermissionsDifferential runs some seventy
+// calls as root, as nobody and as a third user through setpriv on an
+// allow_other mount and on a local directory, and compares each errno and
+// what was made: mode bits, owners, utimes, chown and chmod rules, exec
+// bits, directory search and read bits, xattrs, O_NOATIME, hard-link
+// protection, setgid directories. The one difference is the sticky bit
+// above: on the mount another user may unlink or rename a file in a 1777
+// directory where a local disk answers EPERM.
 package mount
