@@ -259,19 +259,7 @@ func (u *Uploader) uploadFile(ctx context.Context, ino int64) error {
 		defer f.Unlock()
 		return u.inline(ctx, f, in, since)
 	}
-	var snaps []snapshot
-	for _, idx := range f.Dirty() {
-		start := idx * u.bs
-		if start >= in.Size {
-			continue
-		}
-		s := snapshot{idx: idx, gen: f.Gen(idx), data: make([]byte, min(u.bs, in.Size-start))}
-		if err := f.ReadAt(s.data, start); err != nil {
-			f.Unlock()
-			return fmt.Errorf("read local cache: %w", err)
-		}
-		snaps = append(snaps, s)
-	}
+	dirty := f.Dirty()
 	f.Unlock()
 
 	key, err := crypto.UnwrapKey(u.keys.FileWrapKey(), in.FileKey, in.FileID)
@@ -280,7 +268,18 @@ func (u *Uploader) uploadFile(ctx context.Context, ino int64) error {
 	}
 	file := File{Ino: ino, Sealer: crypto.NewSealer(&key)}
 	copy(file.ID[:], in.FileID)
-	for _, s := range snaps {
+	// One block at a time: memory stays at a block or so whatever the
+	// size of the file, and the file's lock is held only while one block
+	// is copied out.
+	buf := make([]byte, u.bs)
+	for _, idx := range dirty {
+		s, ok, err := u.snapshotBlock(ctx, f, ino, idx, buf)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
 		if err := u.storeBlock(ctx, f, file, s); err != nil {
 			return err
 		}
@@ -303,6 +302,40 @@ func (u *Uploader) uploadFile(ctx context.Context, ino int64) error {
 		}
 		return tx.Uploaded(ino, since)
 	})
+}
+
+// snapshotBlock copies block idx of f into buf as it is now, with its write
+// generation. ok is false if the block is no longer dirty or lies past the
+// end of the file. A file written but not flushed meanwhile is left for a
+// later round (errBusy).
+func (u *Uploader) snapshotBlock(ctx context.Context, f *cache.File, ino, idx int64, buf []byte) (snapshot, bool, error) {
+	f.Lock()
+	defer f.Unlock()
+	if f.Unflushed {
+		return snapshot{}, false, errBusy
+	}
+	if present, dirty := f.Has(idx); !present || !dirty {
+		return snapshot{}, false, nil
+	}
+	// The size as flushed now: the file may have changed since the round
+	// began.
+	var in cache.Inode
+	err := u.db.View(ctx, func(tx *cache.Tx) (err error) { in, err = tx.Inode(ino); return err })
+	if errors.Is(err, cache.ErrNotFound) {
+		return snapshot{}, false, nil // deleted meanwhile
+	}
+	if err != nil {
+		return snapshot{}, false, err
+	}
+	start := idx * u.bs
+	if start >= in.Size {
+		return snapshot{}, false, nil
+	}
+	s := snapshot{idx: idx, gen: f.Gen(idx), data: buf[:min(u.bs, in.Size-start)]}
+	if err := f.ReadAt(s.data, start); err != nil {
+		return snapshot{}, false, fmt.Errorf("read local cache: %w", err)
+	}
+	return s, true, nil
 }
 
 // storeBlock stores one snapshot and commits it; the block turns clean
