@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 
 	_ "github.com/mattn/go-sqlite3" // the design card's SQLite driver, behind database/sql
 )
@@ -26,6 +27,33 @@ var (
 type DB struct {
 	db *sql.DB // writers: BEGIN IMMEDIATE
 	ro *sql.DB // readers: plain BEGIN, so they never hold the write lock
+
+	// stmts caches prepared statements by pool and text: SQLite spends
+	// as long parsing a small statement as running it, and database/sql
+	// keeps each prepared once per connection (Tx.StmtContext reuses it).
+	stmts sync.Map // stmtKey -> *sql.Stmt
+}
+
+type stmtKey struct {
+	pool  *sql.DB
+	query string
+}
+
+// stmt returns query prepared on pool, preparing it on first use.
+func (d *DB) stmt(ctx context.Context, pool *sql.DB, query string) (*sql.Stmt, error) {
+	k := stmtKey{pool, query}
+	if st, ok := d.stmts.Load(k); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := pool.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := d.stmts.LoadOrStore(k, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 // Open opens (creating if needed) the database at path and brings its schema
@@ -63,7 +91,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 }
 
 // Close closes the database.
-func (d *DB) Close() error { return errors.Join(d.ro.Close(), d.db.Close()) }
+func (d *DB) Close() error {
+	d.stmts.Range(func(k, v any) bool {
+		v.(*sql.Stmt).Close()
+		d.stmts.Delete(k)
+		return true
+	})
+	return errors.Join(d.ro.Close(), d.db.Close())
+}
 
 // Update runs fn in a write transaction, committed if fn returns nil.
 func (d *DB) Update(ctx context.Context, fn func(*Tx) error) error {
@@ -81,7 +116,7 @@ func (d *DB) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*
 	if err != nil {
 		return fmt.Errorf("begin metadata transaction: %w", err)
 	}
-	if err := fn(&Tx{ctx: ctx, tx: tx}); err != nil {
+	if err := fn(&Tx{ctx: ctx, tx: tx, db: d, pool: db}); err != nil {
 		tx.Rollback()
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr // database/sql rolled back under us: say why
@@ -100,35 +135,47 @@ func (d *DB) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*
 // Tx is one metadata transaction. Its methods are the only way the rest of
 // the program reads or changes the schema.
 type Tx struct {
-	ctx   context.Context
-	tx    *sql.Tx
-	stmts map[string]*sql.Stmt // prepared on first use; closed with the transaction
+	ctx  context.Context
+	tx   *sql.Tx
+	db   *DB
+	pool *sql.DB // the pool tx came from
 }
 
-// exec runs a statement, prepared once per transaction: a transaction that
-// runs the same statement for thousands of rows (a put, a restore) parses
-// it once.
+// prepared returns query as a statement of this transaction, parsed once
+// per connection (DB.stmt). Statements that change the schema are not
+// cached: they run once.
+func (t *Tx) prepared(query string) (*sql.Stmt, error) {
+	st, err := t.db.stmt(t.ctx, t.pool, query)
+	if err != nil {
+		return nil, err
+	}
+	return t.tx.StmtContext(t.ctx, st), nil
+}
+
 func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
-	st, ok := t.stmts[query]
-	if !ok {
-		var err error
-		if st, err = t.tx.PrepareContext(t.ctx, query); err != nil {
-			return nil, err
-		}
-		if t.stmts == nil {
-			t.stmts = make(map[string]*sql.Stmt)
-		}
-		t.stmts[query] = st
+	st, err := t.prepared(query)
+	if err != nil {
+		return nil, err
 	}
 	return st.ExecContext(t.ctx, args...)
 }
 
 func (t *Tx) queryRow(query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(t.ctx, query, args...)
+	st, err := t.prepared(query)
+	if err != nil {
+		// A *sql.Row cannot be built with an error: let database/sql
+		// prepare it again and report the same error from Scan.
+		return t.tx.QueryRowContext(t.ctx, query, args...)
+	}
+	return st.QueryRowContext(t.ctx, args...)
 }
 
 func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(t.ctx, query, args...)
+	st, err := t.prepared(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(t.ctx, args...)
 }
 
 func notFound(err error, what string) error {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
@@ -68,7 +69,8 @@ var ErrSchemaTooNew = fmt.Errorf("%w: index schema is newer than this program", 
 
 // index wraps the SQLite database. Methods are safe for concurrent use.
 type index struct {
-	db *sql.DB
+	db   *sql.DB
+	path string
 }
 
 func openIndex(ctx context.Context, path string) (*index, error) {
@@ -83,7 +85,7 @@ func openIndex(ctx context.Context, path string) (*index, error) {
 		return nil, fmt.Errorf("open index: %w", err)
 	}
 	db.SetMaxOpenConns(8)
-	ix := &index{db: db}
+	ix := &index{db: db, path: path}
 	if err := ix.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -355,5 +357,31 @@ func (ix *index) putRoot(ctx context.Context, acct format.AccountID, version uin
 	if err != nil {
 		return rootInfo{}, false, err
 	}
+	if stored {
+		// The index commits without fsync (shards are files fsynced on
+		// their own, and reconciliation rebuilds their rows), but a root
+		// row is the only copy and the client counts this answer towards
+		// its majority: make it durable before saying yes.
+		if err := ix.syncWAL(); err != nil {
+			return rootInfo{}, false, err
+		}
+	}
 	return prev, stored, nil
+}
+
+// syncWAL fsyncs the index's write-ahead log, making every transaction
+// committed so far durable.
+func (ix *index) syncWAL() error {
+	f, err := os.Open(ix.path + "-wal")
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // checkpointed into the database file, which SQLite synced
+	}
+	if err != nil {
+		return fmt.Errorf("sync index log: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync index log: %w", err)
+	}
+	return nil
 }
