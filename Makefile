@@ -35,7 +35,7 @@ fuzz:
 
 # Long rounds: big files, long fuzzing. Run before resolving an issue.
 test-long: build
-	SHARDRIVE_LONG=1 $(GO) test -timeout 60m ./cmd/... ./drive/... ./syncer/...
+	SHARDRIVE_LONG=1 $(GO) test -timeout 90m ./cmd/... ./drive/... ./syncer/... ./mount/...
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=30s
 
 # Benchmarks: the crypto/erasure pipeline beside raw AES-GCM, and put/get
