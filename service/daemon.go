@@ -49,7 +49,7 @@ func NewConfig(h Home, dir string) Config {
 	return Config{
 		Home:             h,
 		MountDir:         dir,
-		Mount:            mount.NewOptions(),
+		Mount:            daemonMountOptions(),
 		Uploader:         syncer.NewUploaderConfig(),
 		Backup:           syncer.NewBackupConfig(),
 		Network:          netclient.NewNetworkConfig(),
@@ -58,6 +58,16 @@ func NewConfig(h Home, dir string) Config {
 		UnmountRetry:     time.Second,
 		Logger:           slog.New(slog.DiscardHandler),
 	}
+}
+
+// daemonMountOptions are the mount's defaults for the daemon. The daemon
+// owns the home: every change reaches the drive through its mount, so the
+// kernel may keep a file's pages between opens (KeepCache), which serves
+// warm re-reads from the page cache.
+func daemonMountOptions() mount.Options {
+	o := mount.NewOptions()
+	o.KeepCache = true
+	return o
 }
 
 // Validate reports settings that cannot work.
