@@ -54,7 +54,35 @@
 // blocks than the limit goes one block at a time, which is why the limit
 // is at least two blocks (a piece may straddle two).
 //
-// Lock order: Drive.mu, then a file's lock, then a metadata write
-// transaction, then cacheRoom.mu, which is a leaf. Eviction and waiting
+// Lock order: Drive.mu, then a file's lock, then Drive.changes (read), then
+// a metadata write transaction, then cacheRoom.mu, which is a leaf. Eviction and waiting
 // for room run with no lock held.
+//
+// # Read-only
+//
+// A drive has one writing device at a time. When this one loses the
+// writer lease to another, the daemon calls SetReadOnly with the reason,
+// and from then on every change fails, before it changes anything, with
+// an error wrapping ErrReadOnly and the reason (EROFS at the mount): a
+// name made, linked, renamed or removed, an open for writing or with
+// O_TRUNC or O_APPEND, a write through a handle opened before, any
+// SetAttr, an xattr set or removed, Put, MkdirPath and Remove. What only
+// reads, and what only concerns this device's local cache (pins, clearing
+// and eviction, fetching blocks), goes on: the files stay readable.
+//
+// Flush, Fsync and Release go on too, and commit what was written before
+// the switch: those bytes are in the local cache already, and refusing to
+// commit them would lose them for nothing (whether they are uploaded is
+// the daemon's business). A file unlinked while open is still deleted at
+// its last close.
+//
+// The switch is an atomic pointer, so that checking it costs nothing.
+// Each change checks it where nothing can overtake the check: with its
+// metadata write transaction, under Drive.changes held for reading
+// (Drive.change), and under the file's lock for the bytes of a write or a
+// truncate. SetReadOnly then takes Drive.changes for writing and each
+// open file's lock once: when it returns, no change begun before is still
+// in flight, and the drive stays as the daemon finds it. (A barrier made
+// of one more SQLite transaction would be simpler, but SQLite's busy wait
+// is not fair and can time out under load.)
 package drive

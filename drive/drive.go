@@ -9,6 +9,7 @@ import (
 	"path"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shardrive/shardrive/cache"
@@ -87,12 +88,20 @@ type Drive struct {
 	dc     cache.DriveConfig
 
 	// mu guards nodes. Lock order: mu, then a file's lock (cache.File),
-	// then a metadata write transaction, then room.mu (a leaf). Never take
-	// mu under a file's lock, nor a file's lock inside a transaction.
+	// then changes, then a metadata write transaction, then room.mu (a
+	// leaf). Never take mu under a file's lock, nor a file's lock inside a
+	// transaction.
 	mu    sync.Mutex
 	nodes map[int64]*node
 
 	room *cacheRoom // the local cache's size against its limit
+
+	// readOnly is set once, by SetReadOnly: the error every change fails
+	// with from then on. changes is held for reading over each metadata
+	// transaction of a change (see change), and for writing by SetReadOnly
+	// to wait for those in flight.
+	readOnly atomic.Pointer[error]
+	changes  sync.RWMutex
 }
 
 // New returns the drive whose metadata is db and whose local block cache is
@@ -160,12 +169,15 @@ func (d *Drive) ReadDirPath(ctx context.Context, p string) (ents []cache.Dirent,
 // Remove deletes the file, symlink or empty directory at p. The shards of a
 // file's last link become garbage (see CollectGarbage).
 func (d *Drive) Remove(ctx context.Context, p string) error {
+	if err := d.ReadOnly(); err != nil {
+		return err
+	}
 	dir, name := path.Split(path.Clean(p))
 	if name == "" {
 		return fmt.Errorf("remove %s: %w: cannot remove the root", p, cache.ErrInvalidName)
 	}
 	var uncached int64
-	err := d.db.Update(ctx, func(tx *cache.Tx) error {
+	err := d.change(ctx, func(tx *cache.Tx) error {
 		parent, err := tx.LookupPath(dir)
 		if err != nil {
 			return err
@@ -204,11 +216,14 @@ func (d *Drive) CollectGarbage(ctx context.Context) error {
 
 // MkdirPath makes the directory p and any missing parents, like mkdir -p.
 func (d *Drive) MkdirPath(ctx context.Context, p string) (in cache.Inode, err error) {
+	if err := d.ReadOnly(); err != nil {
+		return in, err
+	}
 	names, err := cache.SplitPath(p)
 	if err != nil {
 		return in, err
 	}
-	err = d.db.Update(ctx, func(tx *cache.Tx) error {
+	err = d.change(ctx, func(tx *cache.Tx) error {
 		in, err = d.mkdirAll(tx, names)
 		return err
 	})

@@ -19,4 +19,8 @@ var (
 	ErrNotSupported = errors.New("operation not supported")
 	ErrPermission   = errors.New("operation not permitted")
 	ErrNoSpace      = errors.New("no space left on device")
+	// ErrReadOnly: the drive no longer accepts changes: see the reason it
+	// wraps beside this (SetReadOnly), such as the writer lease lost to
+	// another device.
+	ErrReadOnly = errors.New("drive is read-only")
 )

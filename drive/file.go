@@ -29,6 +29,9 @@ type PutAttr struct {
 // yields, creating the file and its missing parent directories. The new
 // content becomes visible atomically once every block is stored.
 func (d *Drive) Put(ctx context.Context, p string, r io.Reader, attr PutAttr) (cache.Inode, error) {
+	if err := d.ReadOnly(); err != nil {
+		return cache.Inode{}, err
+	}
 	names, err := cache.SplitPath(p)
 	if err != nil {
 		return cache.Inode{}, err
@@ -84,7 +87,9 @@ func (d *Drive) Put(ctx context.Context, p string, r io.Reader, attr PutAttr) (c
 
 	var in cache.Inode
 	var uncached int64 // blocks of the old content the local cache forgets
-	err = d.db.Update(ctx, func(tx *cache.Tx) error {
+	// Refused if the drive turned read-only during the upload: the stored
+	// blocks are then abandoned, as after a failure.
+	err = d.change(ctx, func(tx *cache.Tx) error {
 		parent, err := d.mkdirAll(tx, names[:len(names)-1])
 		if err != nil {
 			return err

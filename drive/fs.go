@@ -139,6 +139,9 @@ func (d *Drive) ReadDir(ctx context.Context, ino uint64) (out []DirEntry, err er
 
 // create makes a new inode named name in parent and returns it.
 func (d *Drive) create(ctx context.Context, parent uint64, name string, in cache.Inode) (cache.Inode, error) {
+	if err := d.ReadOnly(); err != nil {
+		return in, err
+	}
 	if err := checkName(name); err != nil {
 		return in, err
 	}
@@ -150,7 +153,7 @@ func (d *Drive) create(ctx context.Context, parent uint64, name string, in cache
 		key := crypto.NewFileKey()
 		in.FileID, in.FileKey = id[:], crypto.WrapKey(d.keys.FileWrapKey(), key, id[:])
 	}
-	err := d.db.Update(ctx, func(tx *cache.Tx) error {
+	err := d.change(ctx, func(tx *cache.Tx) error {
 		p, err := tx.Inode(int64(parent))
 		if err != nil {
 			return err
@@ -193,6 +196,9 @@ func (d *Drive) Mkdir(ctx context.Context, parent uint64, name string, mode, uid
 
 // Mknod makes a regular file, FIFO or socket.
 func (d *Drive) Mknod(ctx context.Context, parent uint64, name string, kind cache.Kind, mode, uid, gid uint32) (Attr, error) {
+	if err := d.ReadOnly(); err != nil {
+		return Attr{}, err
+	}
 	switch kind {
 	case cache.KindFile, cache.KindFIFO, cache.KindSocket:
 	default:
@@ -204,6 +210,9 @@ func (d *Drive) Mknod(ctx context.Context, parent uint64, name string, kind cach
 
 // Symlink makes a symbolic link to target.
 func (d *Drive) Symlink(ctx context.Context, parent uint64, name, target string, uid, gid uint32) (Attr, error) {
+	if err := d.ReadOnly(); err != nil {
+		return Attr{}, err
+	}
 	if len(target) == 0 || len(target) > 4095 || strings.IndexByte(target, 0) >= 0 {
 		return Attr{}, fmt.Errorf("symlink target of %d bytes: %w", len(target), ErrInvalid)
 	}
@@ -227,10 +236,13 @@ func (d *Drive) Readlink(ctx context.Context, ino uint64) (target string, err er
 
 // Link makes newName in newParent another name of ino.
 func (d *Drive) Link(ctx context.Context, ino, newParent uint64, newName string) (a Attr, err error) {
+	if err := d.ReadOnly(); err != nil {
+		return a, err
+	}
 	if err := checkName(newName); err != nil {
 		return a, err
 	}
-	err = d.db.Update(ctx, func(tx *cache.Tx) error {
+	err = d.change(ctx, func(tx *cache.Tx) error {
 		in, err := tx.Inode(int64(ino))
 		if err != nil {
 			return err
@@ -275,12 +287,15 @@ func (d *Drive) Rmdir(ctx context.Context, parent uint64, name string) error {
 }
 
 func (d *Drive) remove(ctx context.Context, parent uint64, name string, dir bool) error {
+	if err := d.ReadOnly(); err != nil {
+		return err
+	}
 	if len(name) > cache.MaxNameLen {
 		return ErrNameTooLong
 	}
 	var gone []int64
 	var uncached int64
-	err := d.db.Update(ctx, func(tx *cache.Tx) error {
+	err := d.change(ctx, func(tx *cache.Tx) error {
 		gone, uncached = nil, 0
 		p, err := tx.Inode(int64(parent))
 		if err != nil {
@@ -329,6 +344,9 @@ func (d *Drive) remove(ctx context.Context, parent uint64, name string, dir bool
 
 // Rename moves or renames, as rename2(2).
 func (d *Drive) Rename(ctx context.Context, oldParent uint64, oldName string, newParent uint64, newName string, f RenameFlags) error {
+	if err := d.ReadOnly(); err != nil {
+		return err
+	}
 	if len(oldName) > cache.MaxNameLen || len(newName) > cache.MaxNameLen {
 		return ErrNameTooLong
 	}
@@ -342,7 +360,7 @@ func (d *Drive) Rename(ctx context.Context, oldParent uint64, oldName string, ne
 		mode = cache.RenameNoReplace
 	}
 	var gone, uncached int64
-	err := d.db.Update(ctx, func(tx *cache.Tx) error {
+	err := d.change(ctx, func(tx *cache.Tx) error {
 		gone, uncached = 0, 0
 		var rows int64 // what the local cache holds of the name replaced, if any
 		if target, err := tx.Lookup(int64(newParent), newName); err == nil {

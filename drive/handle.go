@@ -216,8 +216,13 @@ func (d *Drive) Create(ctx context.Context, parent uint64, name string, mode, ui
 	return attrOf(in), h, err
 }
 
-// Open opens file ino.
+// Open opens file ino. A read-only drive opens files for reading only.
 func (d *Drive) Open(ctx context.Context, ino uint64, f OpenFlags) (*Handle, error) {
+	if f.Write || f.Append || f.Truncate {
+		if err := d.ReadOnly(); err != nil {
+			return nil, err
+		}
+	}
 	n, err := d.acquire(ctx, int64(ino))
 	if err != nil {
 		return nil, err
@@ -447,6 +452,12 @@ func (h *Handle) writeLocked(ctx context.Context, off int64, data []byte) (int, 
 	holes := map[int64]bool{} // blocks found to be holes: nothing to fetch
 	var end int64
 	for {
+		// Checked on every round, under the lock: the last round holds it
+		// until the bytes are written, so SetReadOnly, which takes the
+		// lock after the switch, finds this write either refused or done.
+		if err := d.ReadOnly(); err != nil {
+			return 0, err
+		}
 		if h.flags.Append {
 			off = n.size
 		}
@@ -549,6 +560,9 @@ func (h *Handle) writeLocked(ctx context.Context, off int64, data []byte) (int, 
 
 // truncateLocked sets the size of n's file. Caller holds n.f's lock.
 func (d *Drive) truncateLocked(ctx context.Context, n *node, size int64) error {
+	if err := d.ReadOnly(); err != nil {
+		return err
+	}
 	if size < 0 {
 		return ErrInvalid
 	}
@@ -559,6 +573,9 @@ func (d *Drive) truncateLocked(ctx context.Context, n *node, size int64) error {
 		tail = size / bs
 		if err := d.fillLocked(ctx, n, tail); err != nil {
 			return err
+		}
+		if err := d.ReadOnly(); err != nil {
+			return err // switched while the lock was let go for the fetch
 		}
 		if present, _ := n.f.Has(tail); present {
 			zeros := make([]byte, min(bs-size%bs, n.size-size))
@@ -634,6 +651,9 @@ func (h *Handle) Release(ctx context.Context) error { return h.d.release(ctx, h.
 
 // SetAttr changes attributes; a size truncates or extends the file.
 func (d *Drive) SetAttr(ctx context.Context, ino uint64, s SetAttr) (Attr, error) {
+	if err := d.ReadOnly(); err != nil {
+		return Attr{}, err
+	}
 	if s.Size != nil {
 		n, err := d.acquire(ctx, int64(ino))
 		if err != nil {
@@ -655,29 +675,28 @@ func (d *Drive) SetAttr(ctx context.Context, ino uint64, s SetAttr) (Attr, error
 	if s.Mode == nil && s.UID == nil && s.GID == nil && s.Atime == nil && s.Mtime != nil {
 		if n := d.openNode(int64(ino)); n != nil {
 			n.f.Lock()
+			if err := d.ReadOnly(); err != nil {
+				n.f.Unlock()
+				return Attr{}, err
+			}
 			n.mtime, n.ctime = *s.Mtime, timeNow()
 			n.f.Unflushed = true
 			n.f.Unlock()
 			return d.GetAttr(ctx, ino)
 		}
 	}
-	// An open file's size and times live in its node; take them first, and
-	// never wait for a file's lock inside a write transaction (its holder
-	// may be waiting for the transaction).
+	// An open file's size and times live in its node: its lock is held
+	// over the transaction (taken first, as the lock order says), so that
+	// node and metadata change together, or neither if the drive turned
+	// read-only meanwhile.
 	now := timeNow()
 	n := d.openNode(int64(ino))
-	var size int64
 	if n != nil {
 		n.f.Lock()
-		if s.Mtime != nil {
-			n.mtime = *s.Mtime
-		}
-		n.ctime = now
-		size = n.size
-		n.f.Unlock()
+		defer n.f.Unlock()
 	}
 	var a Attr
-	err := d.db.Update(ctx, func(tx *cache.Tx) error {
+	err := d.change(ctx, func(tx *cache.Tx) error {
 		in, err := tx.Inode(int64(ino))
 		if err != nil {
 			return err
@@ -699,7 +718,7 @@ func (d *Drive) SetAttr(ctx context.Context, ino uint64, s SetAttr) (Attr, error
 		}
 		in.Ctime = now
 		if n != nil {
-			in.Size = size
+			in.Size = n.size
 		}
 		if err := tx.UpdateInode(in); err != nil {
 			return err
@@ -707,6 +726,12 @@ func (d *Drive) SetAttr(ctx context.Context, ino uint64, s SetAttr) (Attr, error
 		a = attrOf(in)
 		return nil
 	})
+	if err == nil && n != nil {
+		if s.Mtime != nil {
+			n.mtime = *s.Mtime
+		}
+		n.ctime = now
+	}
 	return a, err
 }
 

@@ -60,6 +60,9 @@ type XattrFlags struct{ Create, Replace bool }
 
 // SetXattr sets a user.* extended attribute.
 func (d *Drive) SetXattr(ctx context.Context, ino uint64, name string, value []byte, f XattrFlags) error {
+	if err := d.ReadOnly(); err != nil {
+		return err
+	}
 	if name == StatusXattr {
 		return fmt.Errorf("%s is read-only: %w", name, ErrPermission)
 	}
@@ -69,7 +72,7 @@ func (d *Drive) SetXattr(ctx context.Context, ino uint64, name string, value []b
 	if len(value) > maxXattrValue {
 		return fmt.Errorf("extended attribute of %d bytes: %w", len(value), ErrNoSpace)
 	}
-	return d.db.Update(ctx, func(tx *cache.Tx) error {
+	return d.change(ctx, func(tx *cache.Tx) error {
 		in, err := tx.Inode(int64(ino))
 		if err != nil {
 			return err
@@ -84,10 +87,13 @@ func (d *Drive) SetXattr(ctx context.Context, ino uint64, name string, value []b
 
 // RemoveXattr deletes an extended attribute.
 func (d *Drive) RemoveXattr(ctx context.Context, ino uint64, name string) error {
+	if err := d.ReadOnly(); err != nil {
+		return err
+	}
 	if err := checkXattrName(name); err != nil {
 		return ErrNoXattr
 	}
-	return d.db.Update(ctx, func(tx *cache.Tx) error {
+	return d.change(ctx, func(tx *cache.Tx) error {
 		return tx.RemoveXattr(int64(ino), name)
 	})
 }

@@ -26,7 +26,10 @@ var (
 
 // errnos is the one table from drive errors to the errnos the kernel hands
 // to applications. Order matters only for errors that wrap several of these;
-// the drive's sentinels come first. Anything not listed is EIO (and logged).
+// the drive's sentinels come first, ErrReadOnly before all: its reason (a
+// lost writer lease, say) may wrap any other error, and what the application
+// must learn is that the drive takes no changes. Anything not listed is EIO
+// (and logged).
 //
 // Syscall errnos from the local cache disk are listed for the two that mean
 // something to an application (the disk is full); every other local failure
@@ -35,6 +38,7 @@ var errnos = []struct {
 	err   error
 	errno syscall.Errno
 }{
+	{drive.ErrReadOnly, syscall.EROFS},
 	{drive.ErrNotFound, syscall.ENOENT},
 	{drive.ErrExists, syscall.EEXIST},
 	{drive.ErrNotDir, syscall.ENOTDIR},

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shardrive/shardrive/cache"
@@ -117,8 +118,9 @@ type Daemon struct {
 	ln      net.Listener
 	srv     *http.Server
 	started time.Time
-	// readOnly: mounted read-only (asked for, or the lease was lost).
-	readOnly bool
+	// readOnly: mounted read-only (asked for), or the drive refuses
+	// changes since another device took it over.
+	readOnly atomic.Bool
 
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
@@ -183,14 +185,17 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	// A device that lost the drive to another must not write: say so and
 	// mount read-only, so the files stay readable.
 	lctx, lcancel := context.WithTimeout(ctx, 15*time.Second)
+	lost := false
 	if err := d.backup.CheckLease(lctx); IsLeaseLost(err) {
-		d.log.Error("another device took over this drive: mounting read-only", "err", err)
+		d.log.Error("another device took over this drive: mounting read-only; nothing is uploaded", "err", err)
 		mopts.ReadOnly = true
+		d.sess.Drive.SetReadOnly(err)
+		lost = true
 	} else if err != nil {
 		d.log.Warn("could not check the drive's writer lease on the farmers; the next backup will", "err", err)
 	}
 	lcancel()
-	d.readOnly = mopts.ReadOnly
+	d.readOnly.Store(mopts.ReadOnly)
 	if d.ln, err = listenControl(cfg.Home.SocketPath()); err != nil {
 		return nil, err
 	}
@@ -211,8 +216,25 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	var bgCtx context.Context
 	bgCtx, d.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
 	d.reqCtx, d.reqCancel = context.WithCancel(context.WithoutCancel(ctx))
-	d.bg.Go(func() { d.up.Run(bgCtx) })
-	d.bg.Go(func() { d.backup.Run(bgCtx) })
+	if !lost {
+		// Uploads and backups stop for good if another device takes the
+		// drive over: what this device would store now, no root of the
+		// drive will ever name.
+		upCtx, upCancel := context.WithCancel(bgCtx)
+		d.bg.Go(func() { d.up.Run(upCtx) })
+		d.bg.Go(func() {
+			defer upCancel()
+			d.backup.Run(bgCtx)
+			if bgCtx.Err() != nil {
+				return
+			}
+			if err := d.sess.CheckWriter(bgCtx); err != nil {
+				d.log.Error("another device took over this drive: it is read-only from now on, and nothing more is uploaded", "err", err)
+				d.sess.Drive.SetReadOnly(err)
+				d.readOnly.Store(true)
+			}
+		})
+	}
 	d.bg.Go(func() { d.maintain(bgCtx) })
 	d.srv = newControlServer(d, uint32(os.Getuid()), cfg.Logger)
 	go d.srv.Serve(d.ln) // returns ErrServerClosed after Shutdown
@@ -296,7 +318,9 @@ func (d *Daemon) doShutdown() error {
 		errs = append(errs, fmt.Errorf("flush open files: %w", err))
 	}
 	d.final.MountDir = d.m.Dir()
-	if d.cfg.FinalSyncTimeout > 0 {
+	if lost := d.sess.CheckWriter(ctx); lost != nil {
+		d.final.SyncError = lost.Error()
+	} else if d.cfg.FinalSyncTimeout > 0 {
 		d.log.Info("last upload round", "at_most", d.cfg.FinalSyncTimeout)
 		if err := syncWithin(ctx, d.up, d.backup.Release, d.sess.Drive, d.cfg.FinalSyncTimeout); err != nil {
 			d.final.SyncError = err.Error()
@@ -390,7 +414,7 @@ func (d *Daemon) status(ctx context.Context) (Status, error) {
 	}
 	defer leave()
 	st, err := d.sess.status(ctx, d.up)
-	st.Daemon = &DaemonStatus{PID: os.Getpid(), MountDir: d.m.Dir(), ReadOnly: d.readOnly, Started: d.started.UTC()}
+	st.Daemon = &DaemonStatus{PID: os.Getpid(), MountDir: d.m.Dir(), ReadOnly: d.readOnly.Load(), Started: d.started.UTC()}
 	if err == nil {
 		var bs syncer.BackupStatus
 		bs, err = d.backup.Status(ctx)
@@ -401,6 +425,9 @@ func (d *Daemon) status(ctx context.Context) (Status, error) {
 }
 
 func (d *Daemon) sync(ctx context.Context, req SyncRequest) (SyncReply, error) {
+	if err := d.sess.CheckWriter(ctx); err != nil {
+		return SyncReply{}, err // nothing this device stores would be named by a root
+	}
 	if !req.Wait {
 		d.up.Kick()
 		// The background round keeps the quiet period; an explicit sync

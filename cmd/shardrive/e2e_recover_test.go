@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -288,6 +289,21 @@ func TestRecoverDriveFromMnemonic(t *testing.T) {
 	}
 	if st := status(t, home2); st.Backup == nil || st.Backup.LostTo == "" {
 		t.Fatalf("status of the device that lost the lease: %+v", st.Backup)
+	}
+	// Its mount turns read-only (at the backup's next look, a few seconds).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := os.WriteFile(filepath.Join(mnt2, "refused.txt"), []byte("x"), 0o644)
+		if errors.Is(err, syscall.EROFS) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a write on the mount of the device that lost the lease: %v, want EROFS", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if st := status(t, home2); st.Daemon == nil || !st.Daemon.ReadOnly {
+		t.Fatalf("daemon status of the device that lost the lease: %+v", st.Daemon)
 	}
 	mustRun(t, home2, "unmount", mnt2)
 	r = shardrive(t, home2, strings.NewReader("x"), "put", "-", "/later.txt")
