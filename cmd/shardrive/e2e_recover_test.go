@@ -383,3 +383,51 @@ func restartFarmer(t *testing.T, f *farmerProc) *farmerProc {
 	}
 	return g
 }
+
+// TestRecoverIgnoresReplayedRoot has a real farmer serve an old root
+// record (its data directory put back to an earlier copy) and recovers from
+// that farmer's address alone: the newest root still wins, and the farmer
+// is named.
+func TestRecoverIgnoresReplayedRoot(t *testing.T) {
+	home, words, farmers := networkWords(t, 4, 2, 1, "256KiB")
+	src := filepath.Join(t.TempDir(), "src")
+	mustWrite := func(name, data string) {
+		t.Helper()
+		if err := os.WriteFile(src, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mustRun(t, home, "put", src, name)
+	}
+	mustWrite("/old.txt", "before the snapshot")
+	// The replaying farmer keeps a copy of its directory as it is now.
+	f := farmers[0]
+	f.stop(t)
+	snap := filepath.Join(t.TempDir(), "snap")
+	if out, err := exec.Command("cp", "-a", f.dir, snap).CombinedOutput(); err != nil {
+		t.Fatalf("copy farmer dir: %v: %s", err, out)
+	}
+	farmers[0] = restartFarmer(t, f)
+	mustWrite("/new.txt", "after the snapshot")
+	farmers[0].stop(t)
+	if err := os.RemoveAll(f.dir); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("cp", "-a", snap, f.dir).CombinedOutput(); err != nil {
+		t.Fatalf("put the old farmer dir back: %v: %s", err, out)
+	}
+	farmers[0] = restartFarmer(t, f)
+	if err := os.RemoveAll(home); err != nil {
+		t.Fatal(err)
+	}
+
+	home2, r := recoverHome(t, words, farmers[0].addr)
+	if r.code != 0 {
+		t.Fatalf("recover from the replaying farmer: exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "serves an older root record") || !strings.Contains(r.stderr, farmers[0].addr[:8]) {
+		t.Errorf("the replaying farmer is not named:\n%s", r.stderr)
+	}
+	if got := mustRun(t, home2, "get", "/new.txt", "-"); got != "after the snapshot" {
+		t.Fatalf("recovered /new.txt = %q", got)
+	}
+}
