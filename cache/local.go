@@ -164,3 +164,8 @@ func (t *Tx) TouchCached(ino, idx int64, at time.Time) error {
 	_, err := t.exec("UPDATE cached SET used = max(used, ?) WHERE ino = ? AND idx = ?", at.UnixNano(), ino, idx)
 	return err
 }
+
+// FileInos lists every regular file's inode number.
+func (t *Tx) FileInos() ([]int64, error) {
+	return t.int64s("SELECT ino FROM inodes WHERE kind = ?", KindFile)
+}

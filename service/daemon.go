@@ -498,7 +498,21 @@ func (d *Daemon) clearCache(ctx context.Context) (ClearReply, error) {
 	defer leave()
 	var rep ClearReply
 	rep.Dropped, rep.Kept, err = d.sess.Drive.ClearCache(ctx)
-	return rep, d.stopped(err)
+	if err != nil {
+		return rep, d.stopped(err)
+	}
+	// The kernel keeps file pages between opens (KeepCache): drop those
+	// too, so that the next reads really come from the farmers.
+	var inos []int64
+	if err := d.sess.DB.View(ctx, func(tx *cache.Tx) (err error) { inos, err = tx.FileInos(); return err }); err != nil {
+		return rep, d.stopped(err)
+	}
+	for _, ino := range inos {
+		if err := d.m.InvalidateNode(uint64(ino)); err != nil {
+			d.log.Warn("could not drop a file's pages from the kernel", "ino", ino, "err", err)
+		}
+	}
+	return rep, nil
 }
 
 // unmount tries once (with the mount's own short retries) to unmount; if
