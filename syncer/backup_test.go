@@ -358,3 +358,35 @@ func TestLeaseTakeOver(t *testing.T) {
 		t.Fatal("status does not say the lease was lost")
 	}
 }
+
+// TestFailedRootKeepsChanges: a round whose root reaches only a minority
+// of the farmers leaves that root naming objects whose shards are garbage
+// now. Its changes stay noted, so the covered change number (and with it
+// garbage collection) cannot move past them before a later root is stored.
+func TestFailedRootKeepsChanges(t *testing.T) {
+	liars, addrs := startFarmers(t, 6)
+	keys := crypto.NewTestKeys(t, "drive")
+	s := newDrive(t, keys, addrs)
+	must(t, s.backup.Round(ctx))
+	var covered int64
+	must(t, s.db.View(ctx, func(tx *cache.Tx) error { st, err := tx.BackupState(); covered = st.Covered; return err }))
+	addFiles(t, s.db, "a", 3)
+	for _, l := range liars[:3] {
+		must(t, l.Shutdown(ctx))
+	}
+	// k+1 = 3 farmers take the segment; 3 of 6 is no majority for its root.
+	if err := s.backup.Round(ctx); !errors.Is(err, syncer.ErrUnavailable) {
+		t.Fatalf("round with half the farmers: %v, want ErrUnavailable", err)
+	}
+	must(t, s.db.View(ctx, func(tx *cache.Tx) error {
+		st, err := tx.BackupState()
+		if err != nil {
+			return err
+		}
+		unchanged, _, err := tx.MetaUnchanged()
+		if err == nil && (unchanged || st.Covered != covered) {
+			t.Errorf("after a root on a minority: unchanged %v, covered %d (was %d)", unchanged, st.Covered, covered)
+		}
+		return err
+	}))
+}
