@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/shardrive/shardrive/cache"
@@ -59,22 +60,7 @@ func FindRoot(ctx context.Context, first format.Address, keys *crypto.Keys, ncfg
 		return nil, fmt.Errorf("farmer %s: %w", first, err)
 	}
 	f := &Found{}
-	var clients []*netclient.FarmerClient
-	for _, s := range pick.Root.Farmers {
-		a, err := format.ParseAddress(s)
-		if err != nil {
-			for _, c := range clients {
-				c.Close()
-			}
-			return nil, fmt.Errorf("%w: root names farmer %q: %w", meta.ErrMalformed, s, err)
-		}
-		f.Addrs = append(f.Addrs, a)
-		clients = append(clients, netclient.NewFarmerClient(a, keys.AccountKey(a.ID.PublicKey()), netclient.NewFarmerConfig()))
-	}
-	if f.Net, err = netclient.NewNetwork(ncfg, clients, log); err != nil {
-		for _, c := range clients {
-			c.Close()
-		}
+	if f.Addrs, f.Net, err = farmerNetwork(pick.Root, keys, ncfg, log); err != nil {
 		return nil, err
 	}
 	// Ask every farmer the root names, the first one again included, and
@@ -90,7 +76,42 @@ func FindRoot(ctx context.Context, first format.Address, keys *crypto.Keys, ncfg
 		all.Root = pick.Root
 	}
 	f.RootPick = all
+	if !slices.Equal(all.Root.Farmers, pick.Root.Farmers) {
+		// The newest root names other farmers: its shards point into its
+		// own list.
+		f.Close()
+		if f.Addrs, f.Net, err = farmerNetwork(all.Root, keys, ncfg, log); err != nil {
+			return nil, err
+		}
+	}
 	return f, nil
+}
+
+// farmerNetwork returns the farmers r names, in its order, and a network
+// over them.
+func farmerNetwork(r *meta.Root, keys *crypto.Keys, ncfg netclient.NetworkConfig, log *slog.Logger) ([]format.Address, *netclient.Network, error) {
+	var addrs []format.Address
+	var clients []*netclient.FarmerClient
+	closeAll := func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}
+	for _, s := range r.Farmers {
+		a, err := format.ParseAddress(s)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("%w: root names farmer %q: %w", meta.ErrMalformed, s, err)
+		}
+		addrs = append(addrs, a)
+		clients = append(clients, netclient.NewFarmerClient(a, keys.AccountKey(a.ID.PublicKey()), netclient.NewFarmerConfig()))
+	}
+	net, err := netclient.NewNetwork(ncfg, clients, log)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return addrs, net, nil
 }
 
 // RestoreConfig says how to restore.
