@@ -113,6 +113,16 @@
 //
 // # What bazil (last release 2023) does not do, and what then happens
 //
+// Decision: the adapter stays on the released bazil.org/fuse. None of the
+// programs this repository runs on the mount (git, sqlite3 with WAL, tar,
+// rsync, vim, LibreOffice, Python, dd, mmap readers and writers) needs a
+// request below, and each has a working fallback in the kernel or libc. If a
+// user's program or a performance target comes to need one (READDIRPLUS for
+// `ls -l` of very large folders is the likeliest), the route is a vendored
+// copy of bazil with a small, tested patch behind a go.mod replace, not a
+// second FUSE library. The drive already implements the semantics the
+// requests would reach (RENAME_NOREPLACE, RENAME_EXCHANGE).
+//
 //   - RENAME2 (renameat2 with RENAME_NOREPLACE or RENAME_EXCHANGE): bazil
 //     answers ENOSYS; the kernel answers EINVAL to that call and every later
 //     one with flags, without asking again. Plain rename(2) works; callers
