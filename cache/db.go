@@ -142,8 +142,7 @@ type Tx struct {
 }
 
 // prepared returns query as a statement of this transaction, parsed once
-// per connection (DB.stmt). Statements that change the schema are not
-// cached: they run once.
+// per connection (DB.stmt). Only statements that return no rows use it.
 func (t *Tx) prepared(query string) (*sql.Stmt, error) {
 	st, err := t.db.stmt(t.ctx, t.pool, query)
 	if err != nil {
@@ -160,22 +159,15 @@ func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
 	return st.ExecContext(t.ctx, args...)
 }
 
+// Queries are not cached: two open result sets of one statement on one
+// connection (a loop over rows that runs the same query inside) would share
+// one SQLite statement and reset each other.
 func (t *Tx) queryRow(query string, args ...any) *sql.Row {
-	st, err := t.prepared(query)
-	if err != nil {
-		// A *sql.Row cannot be built with an error: let database/sql
-		// prepare it again and report the same error from Scan.
-		return t.tx.QueryRowContext(t.ctx, query, args...)
-	}
-	return st.QueryRowContext(t.ctx, args...)
+	return t.tx.QueryRowContext(t.ctx, query, args...)
 }
 
 func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
-	st, err := t.prepared(query)
-	if err != nil {
-		return nil, err
-	}
-	return st.QueryContext(t.ctx, args...)
+	return t.tx.QueryContext(t.ctx, query, args...)
 }
 
 func notFound(err error, what string) error {
