@@ -238,11 +238,11 @@ func TestCacheCountAcrossOperations(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCount(t, td, "after truncate")
-	if err := td.Unlink(ctx, RootIno, "g"); err != nil {
+	if err := td.Unlink(ctx, RootCaller, RootIno, "g"); err != nil {
 		t.Fatal(err)
 	}
 	checkCount(t, td, "after unlink")
-	if err := td.Rename(ctx, RootIno, "h", RootIno, "f", RenameFlags{}); err != nil {
+	if err := td.Rename(ctx, RootCaller, RootIno, "h", RootIno, "f", RenameFlags{}); err != nil {
 		t.Fatal(err)
 	}
 	checkCount(t, td, "after rename over a file")
@@ -256,7 +256,7 @@ func TestCacheCountAcrossOperations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := td.Unlink(ctx, RootIno, "o"); err != nil {
+	if err := td.Unlink(ctx, RootCaller, RootIno, "o"); err != nil {
 		t.Fatal(err)
 	}
 	checkCount(t, td, "after unlink of an open file")

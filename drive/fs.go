@@ -275,18 +275,47 @@ func (d *Drive) Link(ctx context.Context, ino, newParent uint64, newName string)
 	return d.GetAttr(ctx, ino)
 }
 
+// Caller is who asks to remove or rename a name: the request's fsuid and
+// fsgid. The drive needs it for the one permission rule it enforces itself,
+// the sticky bit (mayDelete); every other check is the front's (the
+// kernel's, at the mount).
+type Caller struct {
+	UID, GID uint32
+}
+
+// RootCaller is uid 0, who may remove any name: what fronts with one user
+// and tests pass. The path API (Put, Remove) acts as it too.
+var RootCaller = Caller{}
+
+// sticky is S_ISVTX, the sticky bit of Attr.Mode.
+const sticky = 0o1000
+
+// mayDelete is Linux's check_sticky (fs/namei.c): in a sticky directory,
+// only root, the entry's owner or the directory's owner may remove the
+// entry, rename it away or replace it by a rename. The kernel cannot apply
+// it at the mount (bazil does not pass S_ISVTX on), so the drive does,
+// where Linux does: after the lookup, before the checks of the entry's kind.
+// The fs.protected_* sysctls are not followed.
+func (c Caller) mayDelete(dir, in cache.Inode) error {
+	if dir.Mode&sticky == 0 || c.UID == 0 || c.UID == in.UID || c.UID == dir.UID {
+		return nil
+	}
+	return fmt.Errorf("inode %d of uid %d in sticky directory %d of uid %d, asked by uid %d: %w",
+		in.Ino, in.UID, dir.Ino, dir.UID, c.UID, ErrPermission)
+}
+
 // Unlink removes a name that is not a directory. An open file's data stays
 // readable until its last handle closes.
-func (d *Drive) Unlink(ctx context.Context, parent uint64, name string) error {
-	return d.remove(ctx, parent, name, false)
+func (d *Drive) Unlink(ctx context.Context, c Caller, parent uint64, name string) error {
+	return d.remove(ctx, c, parent, name, false)
 }
 
 // Rmdir removes an empty directory.
-func (d *Drive) Rmdir(ctx context.Context, parent uint64, name string) error {
-	return d.remove(ctx, parent, name, true)
+func (d *Drive) Rmdir(ctx context.Context, c Caller, parent uint64, name string) error {
+	return d.remove(ctx, c, parent, name, true)
 }
 
-func (d *Drive) remove(ctx context.Context, parent uint64, name string, dir bool) error {
+func (d *Drive) remove(ctx context.Context, c Caller, parent uint64, name string, dir bool) error {
 	if err := d.ReadOnly(); err != nil {
 		return err
 	}
@@ -303,6 +332,9 @@ func (d *Drive) remove(ctx context.Context, parent uint64, name string, dir bool
 		}
 		in, err := tx.Lookup(int64(parent), name)
 		if err != nil {
+			return err
+		}
+		if err := c.mayDelete(p, in); err != nil {
 			return err
 		}
 		switch {
@@ -343,12 +375,16 @@ func (d *Drive) remove(ctx context.Context, parent uint64, name string, dir bool
 }
 
 // Rename moves or renames, as rename2(2).
-func (d *Drive) Rename(ctx context.Context, oldParent uint64, oldName string, newParent uint64, newName string, f RenameFlags) error {
+func (d *Drive) Rename(ctx context.Context, c Caller, oldParent uint64, oldName string, newParent uint64, newName string,
+	f RenameFlags) error {
 	if err := d.ReadOnly(); err != nil {
 		return err
 	}
-	if len(oldName) > cache.MaxNameLen || len(newName) > cache.MaxNameLen {
+	if len(oldName) > cache.MaxNameLen {
 		return ErrNameTooLong
+	}
+	if err := checkName(newName); err != nil {
+		return err
 	}
 	mode := cache.RenameReplace
 	switch {
@@ -363,11 +399,17 @@ func (d *Drive) Rename(ctx context.Context, oldParent uint64, oldName string, ne
 	err := d.change(ctx, func(tx *cache.Tx) error {
 		gone, uncached = 0, 0
 		var rows int64 // what the local cache holds of the name replaced, if any
-		if target, err := tx.Lookup(int64(newParent), newName); err == nil {
+		target, err := tx.Lookup(int64(newParent), newName)
+		if err == nil {
 			if rows, err = tx.CachedBlockCount(target.Ino, 0); err != nil {
 				return err
 			}
-		} else if !errors.Is(err, cache.ErrNotFound) {
+		} else if errors.Is(err, cache.ErrNotFound) {
+			target = cache.Inode{}
+		} else {
+			return err
+		}
+		if err := c.mayRename(tx, oldParent, oldName, newParent, target, mode); err != nil {
 			return err
 		}
 		moved, replaced, err := tx.Rename(int64(oldParent), oldName, int64(newParent), newName, mode, d.files.IsOpen)
@@ -406,6 +448,38 @@ func (d *Drive) Rename(ctx context.Context, oldParent uint64, oldName string, ne
 		d.files.Remove(gone)
 	}
 	return nil
+}
+
+// mayRename applies mayDelete to a rename, to the entry moved and to the
+// one replaced (or swapped, with RENAME_EXCHANGE), as vfs_rename does: only
+// for a rename that would change something. Where the rename fails or does
+// nothing anyway (a missing name, RENAME_NOREPLACE over an existing one, two
+// names of one inode) it leaves the answer to tx.Rename. target is the
+// entry at the new name, Ino 0 if none.
+func (c Caller) mayRename(tx *cache.Tx, oldParent uint64, oldName string, newParent uint64, target cache.Inode,
+	mode cache.RenameMode) error {
+	if c.UID == 0 {
+		return nil
+	}
+	moved, err := tx.Lookup(int64(oldParent), oldName)
+	if err != nil || target.Ino == moved.Ino || (target.Ino != 0 && mode == cache.RenameNoReplace) {
+		return nil
+	}
+	op, err := tx.Inode(int64(oldParent))
+	if err != nil {
+		return err
+	}
+	if err := c.mayDelete(op, moved); err != nil {
+		return err
+	}
+	if target.Ino == 0 {
+		return nil
+	}
+	np, err := tx.Inode(int64(newParent))
+	if err != nil {
+		return err
+	}
+	return c.mayDelete(np, target)
 }
 
 // StatFS reports the drive's space. The network has no fixed size, so it

@@ -232,21 +232,21 @@ func TestNamespaceOps(t *testing.T) {
 		err  error
 		fn   func() error
 	}{
-		{"rmdir non-empty", ErrNotEmpty, func() error { return d.Rmdir(ctx, RootIno, "dir") }},
-		{"unlink a dir", ErrIsDir, func() error { return d.Unlink(ctx, RootIno, "dir") }},
-		{"rmdir a file", ErrNotDir, func() error { return d.Rmdir(ctx, RootIno, "hard") }},
+		{"rmdir non-empty", ErrNotEmpty, func() error { return d.Rmdir(ctx, RootCaller, RootIno, "dir") }},
+		{"unlink a dir", ErrIsDir, func() error { return d.Unlink(ctx, RootCaller, RootIno, "dir") }},
+		{"rmdir a file", ErrNotDir, func() error { return d.Rmdir(ctx, RootCaller, RootIno, "hard") }},
 		{"long name", ErrNameTooLong, func() error {
 			_, err := d.Mkdir(ctx, RootIno, string(bytes.Repeat([]byte("x"), 256)), 0o755, 0, 0)
 			return err
 		}},
 		{"dir into itself", ErrInvalid, func() error {
 			sub, _ := d.Mkdir(ctx, dir.Ino, "sub", 0o755, 0, 0)
-			return d.Rename(ctx, RootIno, "dir", sub.Ino, "x", RenameFlags{})
+			return d.Rename(ctx, RootCaller, RootIno, "dir", sub.Ino, "x", RenameFlags{})
 		}},
 		{"no replace", ErrExists, func() error {
-			return d.Rename(ctx, RootIno, "hard", dir.Ino, "f", RenameFlags{NoReplace: true})
+			return d.Rename(ctx, RootCaller, RootIno, "hard", dir.Ino, "f", RenameFlags{NoReplace: true})
 		}},
-		{"file over dir", ErrIsDir, func() error { return d.Rename(ctx, RootIno, "hard", RootIno, "dir", RenameFlags{}) }},
+		{"file over dir", ErrIsDir, func() error { return d.Rename(ctx, RootCaller, RootIno, "hard", RootIno, "dir", RenameFlags{}) }},
 		{"xattr outside user.", ErrNotSupported, func() error { return d.SetXattr(ctx, f.Ino, "trusted.x", nil, XattrFlags{}) }},
 	} {
 		if err := tc.fn(); !errors.Is(err, tc.err) {
@@ -258,8 +258,8 @@ func TestNamespaceOps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.Unlink(ctx, dir.Ino, "f")
-	d.Unlink(ctx, RootIno, "hard")
+	d.Unlink(ctx, RootCaller, dir.Ino, "f")
+	d.Unlink(ctx, RootCaller, RootIno, "hard")
 	buf := make([]byte, 4)
 	if n, err := h.Read(ctx, 0, buf); err != nil || string(buf[:n]) != "x" {
 		t.Fatalf("read of an unlinked open file: %q %v", buf[:n], err)
@@ -280,7 +280,7 @@ func TestNamespaceOps(t *testing.T) {
 	}
 	// Exchange.
 	g := writeFile(t, d, RootIno, "g", []byte("g"))
-	if err := d.Rename(ctx, RootIno, "g", RootIno, "dir", RenameFlags{Exchange: true}); err != nil {
+	if err := d.Rename(ctx, RootCaller, RootIno, "g", RootIno, "dir", RenameFlags{Exchange: true}); err != nil {
 		t.Fatal(err)
 	}
 	if a, _ := d.Lookup(ctx, RootIno, "dir"); a.Ino != g.Ino {

@@ -167,12 +167,14 @@ func TestReadOnlyRefusesChanges(t *testing.T) {
 		{"mknod", func() error { _, err := d.Mknod(ctx, RootIno, "new", cache.KindFIFO, 0o644, 0, 0); return err }},
 		{"symlink", func() error { _, err := d.Symlink(ctx, RootIno, "new", "a", 0, 0); return err }},
 		{"link", func() error { _, err := d.Link(ctx, a.Ino, dir.Ino, "new"); return err }},
-		{"unlink", func() error { return d.Unlink(ctx, RootIno, "a") }},
-		{"unlink symlink", func() error { return d.Unlink(ctx, RootIno, "l") }},
-		{"rmdir", func() error { return d.Rmdir(ctx, RootIno, "empty") }},
-		{"rename", func() error { return d.Rename(ctx, RootIno, "a", dir.Ino, "b", RenameFlags{}) }},
-		{"rename replace", func() error { return d.Rename(ctx, RootIno, "a", dir.Ino, "f", RenameFlags{}) }},
-		{"rename exchange", func() error { return d.Rename(ctx, RootIno, "a", dir.Ino, "f", RenameFlags{Exchange: true}) }},
+		{"unlink", func() error { return d.Unlink(ctx, RootCaller, RootIno, "a") }},
+		{"unlink symlink", func() error { return d.Unlink(ctx, RootCaller, RootIno, "l") }},
+		{"rmdir", func() error { return d.Rmdir(ctx, RootCaller, RootIno, "empty") }},
+		{"rename", func() error { return d.Rename(ctx, RootCaller, RootIno, "a", dir.Ino, "b", RenameFlags{}) }},
+		{"rename replace", func() error { return d.Rename(ctx, RootCaller, RootIno, "a", dir.Ino, "f", RenameFlags{}) }},
+		{"rename exchange", func() error {
+			return d.Rename(ctx, RootCaller, RootIno, "a", dir.Ino, "f", RenameFlags{Exchange: true})
+		}},
 		{"create", func() error {
 			_, h, err := d.Create(ctx, RootIno, "new", 0o644, 0, 0, OpenFlags{Write: true})
 			release(t, h)
@@ -336,7 +338,7 @@ func TestReadOnlySettlesChangesInFlight(t *testing.T) {
 			return err
 		}},
 		worker{name: "rename", op: func(i int) error {
-			return d.Rename(ctx, RootIno, fmt.Sprintf("r%d", i%2), RootIno, fmt.Sprintf("r%d", (i+1)%2), RenameFlags{})
+			return d.Rename(ctx, RootCaller, RootIno, fmt.Sprintf("r%d", i%2), RootIno, fmt.Sprintf("r%d", (i+1)%2), RenameFlags{})
 		}},
 	)
 	if _, h, err := d.Create(ctx, RootIno, "r0", 0o644, 0, 0, OpenFlags{}); err != nil {

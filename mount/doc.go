@@ -37,7 +37,8 @@
 // The mount always uses default_permissions: the kernel checks mode bits and
 // owners on every access, with the caller's credentials, exactly as on a
 // local disk (chown by root only, setuid and setgid cleared where a local
-// disk clears them, and so on). Other users reach
+// disk clears them, and so on), but for the sticky bit, which the drive
+// checks (see "What bazil does not do"). Other users reach
 // the mount only with Options.AllowOther, which a non-root user may ask for
 // only with user_allow_other in /etc/fuse.conf; Mount says so up front.
 //
@@ -140,7 +141,14 @@
 //     through read and write.
 //   - The sticky bit: bazil's attribute encoder drops S_ISVTX. It is stored
 //     (chmod +t is kept by the drive), but stat does not show it and the
-//     kernel does not enforce it.
+//     kernel does not enforce it. The drive enforces it instead: unlink,
+//     rmdir and rename pass the caller's uid (drive.Caller), and in a
+//     sticky directory only root, the entry's owner or the directory's
+//     owner may remove, move away or replace an entry (EPERM otherwise), as
+//     Linux's check_sticky. One difference is left: the kernel checks the
+//     entry's kind before it asks us, so an unlink of another's directory
+//     there answers EISDIR, an rmdir of another's file ENOTDIR (a rename
+//     likewise), where a local disk answers EPERM; both refuse.
 //   - Locks (flock, POSIX byte ranges): left to the kernel, local to this
 //     machine, which is what we want.
 //
@@ -169,12 +177,11 @@
 // and a recovery, compared byte for byte and mode for mode with the same
 // edits on a local disk (TestVim); LibreOffice converting text to ODT, PDF
 // and DOCX and back (TestOffice, where LibreOffice is installed:
-// scripts/deps.sh --long). TestPermissionsDifferential runs some seventy
+// scripts/deps.sh --long). TestPermissionsDifferential runs some eighty
 // calls as root, as nobody and as a third user through setpriv on an
 // allow_other mount and on a local directory, and compares each errno and
 // what was made: mode bits, owners, utimes, chown and chmod rules, exec
 // bits, directory search and read bits, xattrs, O_NOATIME, hard-link
-// protection, setgid directories. The one difference is the sticky bit
-// above: on the mount another user may unlink or rename a file in a 1777
-// directory where a local disk answers EPERM.
+// protection, setgid directories, sticky directories. What differs is the
+// sticky bit in stat, and which errno comes when two refusals meet (above).
 package mount

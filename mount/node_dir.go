@@ -1,3 +1,5 @@
+//go:build linux
+
 package mount
 
 import (
@@ -186,15 +188,19 @@ func (d dir) Link(ctx context.Context, req *fuse.LinkRequest, old fs.Node) (fs.N
 	return d.fs.nodeOf(a), nil
 }
 
+// caller is who made a request, for the sticky-bit rule the drive applies
+// on unlink, rmdir and rename (the kernel does not: see doc.go).
+func caller(h fuse.Header) drive.Caller { return drive.Caller{UID: h.Uid, GID: h.Gid} }
+
 // Remove answers unlink(2) and rmdir(2). An unlinked file that is still
 // open stays readable through its handles: the drive drops it at the last
 // release.
 func (d dir) Remove(ctx context.Context, req *fuse.RemoveRequest) error {
 	var err error
 	if req.Dir {
-		err = d.fs.d.Rmdir(ctx, d.ino, req.Name)
+		err = d.fs.d.Rmdir(ctx, caller(req.Header), d.ino, req.Name)
 	} else {
-		err = d.fs.d.Unlink(ctx, d.ino, req.Name)
+		err = d.fs.d.Unlink(ctx, caller(req.Header), d.ino, req.Name)
 	}
 	if err != nil {
 		return d.fs.fail("remove", d.ino, err)
@@ -210,7 +216,7 @@ func (d dir) Rename(ctx context.Context, req *fuse.RenameRequest, newDir fs.Node
 	if !ok {
 		return errnoError(syscall.ENOTDIR, "rename into a %T", newDir)
 	}
-	if err := d.fs.d.Rename(ctx, d.ino, req.OldName, nd.ino, req.NewName, drive.RenameFlags{}); err != nil {
+	if err := d.fs.d.Rename(ctx, caller(req.Header), d.ino, req.OldName, nd.ino, req.NewName, drive.RenameFlags{}); err != nil {
 		return d.fs.fail("rename", d.ino, err)
 	}
 	return nil

@@ -1,3 +1,5 @@
+//go:build linux
+
 package mount
 
 import (
@@ -76,9 +78,6 @@ func TestPermissionsDifferential(t *testing.T) {
 						t.Errorf("on the local disk: %s, expected %s (is this machine set up differently?)", w, op.want)
 					}
 					if g != w {
-						if k := knownPermGap(op.name); k != "" && g == "ok" {
-							t.Skipf("known gap (%s): mount %s, local disk %s", k, g, w)
-						}
 						t.Errorf("mount %s, local disk %s", g, w)
 					}
 				})
@@ -88,7 +87,8 @@ func TestPermissionsDifferential(t *testing.T) {
 			}
 		})
 	}
-	// The sticky bit itself: kept by the drive, not shown by bazil.
+	// The sticky bit itself: kept and enforced by the drive, not shown by
+	// bazil.
 	t.Run("StickyMode", func(t *testing.T) {
 		g, w := stat(t, filepath.Join(mnt, "sticky")).Mode, stat(t, filepath.Join(local, "sticky")).Mode
 		if g != w {
@@ -97,18 +97,9 @@ func TestPermissionsDifferential(t *testing.T) {
 	})
 }
 
-// stickyGap is why the sticky-bit rules cannot hold on the mount: see the
+// stickyGap is why stat on the mount does not show the sticky bit: see the
 // package doc, "What bazil does not do".
-const stickyGap = "bazil's attribute encoder drops S_ISVTX, so the kernel neither shows nor enforces the sticky bit"
-
-// knownPermGap names the limitation an op runs into on the mount, if any;
-// such an op may succeed on the mount where the local disk refuses it.
-func knownPermGap(name string) string {
-	if strings.HasPrefix(name, "sticky ") {
-		return stickyGap
-	}
-	return ""
-}
+const stickyGap = "bazil's attribute encoder drops S_ISVTX, so stat does not show the sticky bit"
 
 // permChildBinary copies the test binary where other users can run it (go
 // test builds it in a private directory).
@@ -237,6 +228,12 @@ func permSetup(t *testing.T, root string) {
 	file("sticky/rootf", 0o644, 0, 0, []byte("r"))
 	file("sticky/nobodyf", 0o644, 65534, 65534, []byte("n"))
 	file("sticky/nobodyg", 0o644, 65534, 65534, []byte("n"))
+	file("sticky/nobodyh", 0o644, 65534, 65534, []byte("n"))
+	file("sticky/rootg", 0o644, 0, 0, []byte("r"))
+	dir("sticky/rootd", 0o755, 0, 0)
+	dir("nsticky", 0o1777, 65534, 65534) // a sticky directory of nobody's
+	file("nsticky/rootf", 0o644, 0, 0, []byte("r"))
+	file("nsticky/rootg", 0o644, 0, 0, []byte("r"))
 }
 
 // errnoName is "ok" for nil and the errno's name (EACCES) otherwise.
@@ -307,6 +304,14 @@ func utimes(p string, explicit bool) error {
 	return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, 0)
 }
 
+// createAndRename makes a file at p and renames it to q.
+func createAndRename(p, q string) string {
+	if err := openClose(p, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY, 0o644); err != nil {
+		return "create: " + errnoName(err)
+	}
+	return errnoName(unix.Rename(p, q))
+}
+
 func at(root string, names ...string) string {
 	return filepath.Join(append([]string{root}, names...)...)
 }
@@ -317,6 +322,7 @@ var permOps = []permOp{
 	{"root", "exec of 0700", "ok", func(r string) string { return runFile(at(r, "x700")) }},
 	{"root", "write 0600", "ok", func(r string) string { return errnoName(openClose(at(r, "r600"), unix.O_WRONLY, 0)) }},
 	{"root", "write another's 0444", "ok", func(r string) string { return errnoName(openClose(at(r, "n444"), unix.O_WRONLY, 0)) }},
+	{"root", "sticky unlink nobody's", "ok", func(r string) string { return errnoName(unix.Unlink(at(r, "sticky", "nobodyh"))) }},
 
 	{"nobody", "read 0644", "ok", func(r string) string { return errnoName(openClose(at(r, "r644"), unix.O_RDONLY, 0)) }},
 	{"nobody", "write root's 0644", "EACCES", func(r string) string { return errnoName(openClose(at(r, "r644"), unix.O_WRONLY, 0)) }},
@@ -417,6 +423,22 @@ var permOps = []permOp{
 	{"nobody", "sticky create own", "ok 65534:65534 100644", func(r string) string { return create(at(r, "sticky", "mine"), 0o644) }},
 	{"nobody", "sticky unlink own", "ok", func(r string) string { return errnoName(unix.Unlink(at(r, "sticky", "mine"))) }},
 	{"nobody", "sticky unlink root's", "EPERM", func(r string) string { return errnoName(unix.Unlink(at(r, "sticky", "rootf"))) }},
+	{"nobody", "sticky rmdir root's", "EPERM", func(r string) string { return errnoName(unix.Rmdir(at(r, "sticky", "rootd"))) }},
+	{"nobody", "sticky rename root's out", "EPERM", func(r string) string {
+		return errnoName(unix.Rename(at(r, "sticky", "rootf"), at(r, "d777", "rootf")))
+	}},
+	{"nobody", "sticky rename own over root's", "EPERM", func(r string) string {
+		return createAndRename(at(r, "sticky", "mine2"), at(r, "sticky", "rootg"))
+	}},
+	{"nobody", "sticky rename own in", "ok", func(r string) string {
+		return createAndRename(at(r, "d777", "in"), at(r, "sticky", "in"))
+	}},
+	{"nobody", "sticky unlink root's in own dir", "ok", func(r string) string {
+		return errnoName(unix.Unlink(at(r, "nsticky", "rootf")))
+	}},
+	{"nobody", "sticky rename root's in own dir", "ok", func(r string) string {
+		return errnoName(unix.Rename(at(r, "nsticky", "rootg"), at(r, "nsticky", "moved")))
+	}},
 
 	// Another user (4000, in group 100) against nobody's files.
 	{"other", "chmod nobody's file", "EPERM", func(r string) string { return errnoName(unix.Chmod(at(r, "d777", "mine"), 0o666)) }},
@@ -432,5 +454,9 @@ var permOps = []permOp{
 		return errnoName(unix.Rename(at(r, "sticky", "nobodyf"), at(r, "sticky", "taken")))
 	}},
 	{"other", "sticky unlink nobody's", "EPERM", func(r string) string { return errnoName(unix.Unlink(at(r, "sticky", "nobodyg"))) }},
+	{"other", "sticky rename own over nobody's", "EPERM", func(r string) string {
+		return createAndRename(at(r, "sticky", "o1"), at(r, "sticky", "nobodyf"))
+	}},
+	{"other", "sticky unlink own", "ok", func(r string) string { return errnoName(unix.Unlink(at(r, "sticky", "o1"))) }},
 	{"other", "unlink nobody's in a 0777 dir", "ok", func(r string) string { return errnoName(unix.Unlink(at(r, "d777", "mine"))) }},
 }

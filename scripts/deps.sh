@@ -20,9 +20,10 @@ command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || { echo "Go is no
 if [ -e /dev/fuse ] && ! command -v fusermount3 >/dev/null 2>&1; then
 	need+=(fuse3)
 fi
-# Ordinary programs the mount tests run on the drive, and setpriv to run
-# them as other users.
-for tool in git:git sqlite3:sqlite3 rsync:rsync getfattr:attr python3:python3 vim:vim setpriv:util-linux; do
+# Ordinary programs the mount tests run on the drive, setpriv to run them
+# as other users, and systemd-analyze to verify the service units (systemd,
+# about 10 MB; nothing starts it here).
+for tool in git:git sqlite3:sqlite3 rsync:rsync getfattr:attr python3:python3 vim:vim setpriv:util-linux systemd-analyze:systemd; do
 	command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 # Without recommends: the writer and its headless core are enough to convert.

@@ -41,7 +41,7 @@ func (s *Session) NewBackup(ctx context.Context, cfg syncer.BackupConfig) (*sync
 	if cfg.Logger == nil {
 		cfg.Logger = s.log
 	}
-	return syncer.NewBackup(ctx, s.DB, s.Blocks, s.Net, s.Keys, cfg)
+	return syncer.NewBackup(ctx, s.DB, s.Blocks, s.gate, s.Keys, cfg)
 }
 
 // BackupNow stores the metadata changes made so far on the farmers and

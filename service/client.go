@@ -83,6 +83,18 @@ func (c *Client) Unmount(ctx context.Context) (UnmountReply, error) {
 	return rep, c.call(ctx, http.MethodPost, "unmount", struct{}{}, &rep)
 }
 
+// Pause stops the daemon's network traffic until Resume (see ErrPaused).
+func (c *Client) Pause(ctx context.Context) (PauseReply, error) {
+	var rep PauseReply
+	return rep, c.call(ctx, http.MethodPost, "pause", struct{}{}, &rep)
+}
+
+// Resume restarts the daemon's network traffic.
+func (c *Client) Resume(ctx context.Context) (PauseReply, error) {
+	var rep PauseReply
+	return rep, c.call(ctx, http.MethodPost, "resume", struct{}{}, &rep)
+}
+
 // call sends one request and decodes the reply into out. A socket nobody
 // listens on is ErrNoDaemon.
 func (c *Client) call(ctx context.Context, method, endpoint string, body, out any) error {

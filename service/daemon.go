@@ -104,6 +104,8 @@ func (c Config) Validate() error {
 // background, the control socket answering.
 //
 // Goroutines, each with its owner and stop path: the uploader and the
+// metadata backup (the work: started by Start and by resume, stopped by
+// pause or by cancelling bgCancel, waited for in shutdown), the
 // maintenance loop (owned by Run, stopped by cancelling bgCancel and
 // waited for in shutdown), the FUSE server (owned by mount.Mounted, ended
 // by unmounting), the control server (ended by srv.Shutdown in shutdown),
@@ -115,6 +117,7 @@ type Daemon struct {
 	up      *syncer.Uploader
 	backup  *syncer.Backup
 	m       *mount.Mounted
+	sock    string // the control socket's path
 	ln      net.Listener
 	srv     *http.Server
 	started time.Time
@@ -122,8 +125,18 @@ type Daemon struct {
 	// changes since another device took it over.
 	readOnly atomic.Bool
 
+	bgCtx    context.Context
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
+
+	// pauseMu serializes pause and resume; it guards paused and
+	// workCancel. Lock order: d.mu (shared, as a request) before pauseMu.
+	pauseMu    sync.Mutex
+	paused     bool
+	workCancel context.CancelFunc
+	work       sync.WaitGroup // the uploader and backup goroutines
+	// lost: another device took the drive over; nothing more is uploaded.
+	lost atomic.Bool
 
 	mountDone chan struct{} // closed when the mount has ended
 	mountErr  error         // why; written before mountDone closes
@@ -151,7 +164,8 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: cfg.Logger, started: time.Now(), mountDone: make(chan struct{}), finished: make(chan struct{})}
+	d := &Daemon{cfg: cfg, log: cfg.Logger, started: time.Now(), mountDone: make(chan struct{}), finished: make(chan struct{}),
+		sock: cfg.Home.listenSocketPath()}
 	ocfg := NewOpenConfig()
 	ocfg.Access = Exclusive
 	ocfg.CacheDir = cfg.CacheDir
@@ -165,7 +179,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		if err != nil {
 			if d.ln != nil {
 				d.ln.Close()
-				os.Remove(cfg.Home.SocketPath())
+				os.Remove(d.sock)
 			}
 			d.sess.Close(context.WithoutCancel(ctx))
 		}
@@ -196,7 +210,15 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	}
 	lcancel()
 	d.readOnly.Store(mopts.ReadOnly)
-	if d.ln, err = listenControl(cfg.Home.SocketPath()); err != nil {
+	// Holding the home's lock, no other daemon of it runs: a socket of it
+	// in the other place (a daemon that died without a runtime directory,
+	// or with one) is stale, and would be found first.
+	if other := cfg.Home.stateSocketPath(); other != d.sock {
+		if err := os.Remove(other); err == nil {
+			d.log.Info("removed a stale control socket", "path", other)
+		}
+	}
+	if d.ln, err = listenControl(d.sock); err != nil {
 		return nil, err
 	}
 	if cleared, err := ClearStaleMount(cfg.MountDir); err != nil {
@@ -213,33 +235,84 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		close(d.mountDone)
 	}()
 
-	var bgCtx context.Context
-	bgCtx, d.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
+	d.bgCtx, d.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
 	d.reqCtx, d.reqCancel = context.WithCancel(context.WithoutCancel(ctx))
-	if !lost {
-		// Uploads and backups stop for good if another device takes the
-		// drive over: what this device would store now, no root of the
-		// drive will ever name.
-		upCtx, upCancel := context.WithCancel(bgCtx)
-		d.bg.Go(func() { d.up.Run(upCtx) })
-		d.bg.Go(func() {
-			defer upCancel()
-			d.backup.Run(bgCtx)
-			if bgCtx.Err() != nil {
-				return
-			}
-			if err := d.sess.CheckWriter(bgCtx); err != nil {
-				d.log.Error("another device took over this drive: it is read-only from now on, and nothing more is uploaded", "err", err)
-				d.sess.Drive.SetReadOnly(err)
-				d.readOnly.Store(true)
-			}
-		})
-	}
-	d.bg.Go(func() { d.maintain(bgCtx) })
+	d.lost.Store(lost)
+	d.startWork()
+	d.bg.Go(func() { d.maintain(d.bgCtx) })
 	d.srv = newControlServer(d, uint32(os.Getuid()), cfg.Logger)
 	go d.srv.Serve(d.ln) // returns ErrServerClosed after Shutdown
-	d.log.Info("daemon started", "pid", os.Getpid(), "mount", d.m.Dir(), "cache", d.sess.CacheDir)
+	d.log.Info("daemon started", "pid", os.Getpid(), "mount", d.m.Dir(), "cache", d.sess.CacheDir, "control", d.sock)
 	return d, nil
+}
+
+// startWork starts the uploader and the metadata backup, unless another
+// device took the drive over: uploads and backups stop for good then, as
+// what this device would store now no root of the drive will ever name.
+// Caller holds pauseMu, or is Start.
+func (d *Daemon) startWork() {
+	if d.lost.Load() {
+		return
+	}
+	ctx, cancel := context.WithCancel(d.bgCtx)
+	d.workCancel = cancel
+	upCtx, upCancel := context.WithCancel(ctx)
+	d.work.Go(func() { d.up.Run(upCtx) })
+	d.work.Go(func() {
+		defer upCancel()
+		d.backup.Run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err := d.sess.CheckWriter(ctx); err != nil {
+			d.log.Error("another device took over this drive: it is read-only from now on, and nothing more is uploaded", "err", err)
+			d.sess.Drive.SetReadOnly(err)
+			d.readOnly.Store(true)
+			d.lost.Store(true)
+		}
+	})
+}
+
+// stopWork stops what startWork started and waits for it. Caller holds
+// pauseMu.
+func (d *Daemon) stopWork() {
+	if d.workCancel != nil {
+		d.workCancel()
+		d.workCancel = nil
+	}
+	d.work.Wait()
+}
+
+// pause stops (paused) or restarts the daemon's network traffic; see
+// pause.go for what a pause means.
+func (d *Daemon) pause(ctx context.Context, paused bool) (PauseReply, error) {
+	_, leave, err := d.enter(ctx)
+	if err != nil {
+		return PauseReply{}, err
+	}
+	defer leave()
+	d.pauseMu.Lock()
+	defer d.pauseMu.Unlock()
+	if d.paused == paused {
+		return PauseReply{Paused: paused}, nil
+	}
+	d.paused = paused
+	if paused {
+		d.sess.gate.setPaused(true) // first: cuts the calls in flight short
+		d.stopWork()
+		// A write that finds the cache full of changes fails at once
+		// (ENOSPC) instead of waiting for uploads that do not run.
+		d.sess.Drive.SetUploads(nil)
+		d.log.Info("network traffic paused: nothing is uploaded, backed up or fetched until resume")
+	} else {
+		d.sess.gate.setPaused(false)
+		d.sess.Drive.SetUploads(d.up)
+		d.startWork()
+		d.up.Kick()
+		d.backup.Kick()
+		d.log.Info("network traffic resumed")
+	}
+	return PauseReply{Paused: paused, Changed: true}, nil
 }
 
 // Final is how the daemon stopped: valid once Run has returned.
@@ -312,6 +385,7 @@ func (d *Daemon) doShutdown() error {
 	d.mu.Unlock()
 	d.bgCancel()
 	d.bg.Wait()
+	d.work.Wait() // its context ends with bgCancel's; no resume starts more once closing
 
 	var errs []error
 	if err := d.sess.Drive.FlushAll(ctx); err != nil {
@@ -320,6 +394,9 @@ func (d *Daemon) doShutdown() error {
 	d.final.MountDir = d.m.Dir()
 	if lost := d.sess.CheckWriter(ctx); lost != nil {
 		d.final.SyncError = lost.Error()
+	} else if d.sess.gate.isPaused() {
+		d.final.SyncError = fmt.Errorf("no last upload round: %w", ErrPaused).Error()
+		d.log.Info("stopping while paused: no last upload round; what is queued uploads at the next start")
 	} else if d.cfg.FinalSyncTimeout > 0 {
 		d.log.Info("last upload round", "at_most", d.cfg.FinalSyncTimeout)
 		if err := syncWithin(ctx, d.up, d.backup.Release, d.sess.Drive, d.cfg.FinalSyncTimeout); err != nil {
@@ -345,7 +422,7 @@ func (d *Daemon) doShutdown() error {
 		d.srv.Close()
 	}
 	cancel()
-	if err := os.Remove(d.cfg.Home.SocketPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(d.sock); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
 	d.sess.lock.Unlock()
@@ -372,8 +449,12 @@ func (d *Daemon) maintain(ctx context.Context) {
 	}
 }
 
-// probe asks every farmer for a sign of life and saves what was measured.
+// probe asks every farmer for a sign of life and saves what was measured;
+// not while paused.
 func (d *Daemon) probe(ctx context.Context) {
+	if d.sess.gate.isPaused() {
+		return
+	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	d.sess.Net.Probe(pctx)
 	cancel()
@@ -414,7 +495,8 @@ func (d *Daemon) status(ctx context.Context) (Status, error) {
 	}
 	defer leave()
 	st, err := d.sess.status(ctx, d.up)
-	st.Daemon = &DaemonStatus{PID: os.Getpid(), MountDir: d.m.Dir(), ReadOnly: d.readOnly.Load(), Started: d.started.UTC()}
+	st.Daemon = &DaemonStatus{PID: os.Getpid(), MountDir: d.m.Dir(), ReadOnly: d.readOnly.Load(), Started: d.started.UTC(),
+		Paused: d.sess.gate.isPaused()}
 	if err == nil {
 		var bs syncer.BackupStatus
 		bs, err = d.backup.Status(ctx)
@@ -427,6 +509,9 @@ func (d *Daemon) status(ctx context.Context) (Status, error) {
 func (d *Daemon) sync(ctx context.Context, req SyncRequest) (SyncReply, error) {
 	if err := d.sess.CheckWriter(ctx); err != nil {
 		return SyncReply{}, err // nothing this device stores would be named by a root
+	}
+	if d.sess.gate.isPaused() {
+		return SyncReply{}, fmt.Errorf("sync: %w", ErrPaused)
 	}
 	if !req.Wait {
 		d.up.Kick()

@@ -12,11 +12,16 @@
 //   - daemon: the process that owns a home while it runs (Daemon): it holds
 //     the home's exclusive lock, mounts the drive, uploads in the background
 //     and answers the control socket.
-//   - control socket: a Unix socket at <state dir>/control.sock that speaks
-//     versioned HTTP/JSON (/v1/...), documented in docs/format/control.md.
-//     Only the daemon's own user (and root) may talk to it: the directory is
-//     0700, the socket 0600, and every connection's peer credentials
-//     (SO_PEERCRED) are checked.
+//   - control socket: a Unix socket in the user's runtime directory
+//     ($XDG_RUNTIME_DIR/shardrive/<hash of the home>.sock, else
+//     <state dir>/control.sock; Home.SocketPath) that speaks versioned
+//     HTTP/JSON (/v1/...), documented in docs/format/control.md. Only the
+//     daemon's own user (and root) may talk to it: the directory is the
+//     user's and 0700, the socket 0600, and every connection's peer
+//     credentials (SO_PEERCRED) are checked.
+//   - pause: the daemon's network traffic stopped until resume (pause.go):
+//     a gate between the session and the farmers, shut, and the uploader
+//     and backup goroutines stopped.
 //
 // Why the lock and the socket: SQLite and the local cache files are safe
 // for one writer only, and the FUSE mount keeps files open for as long as it

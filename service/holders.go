@@ -1,7 +1,6 @@
 package service
 
 import (
-	"errors"
 	"fmt"
 	"github.com/shardrive/shardrive/mount"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // Holder is a process that keeps a mount busy.
@@ -112,12 +110,6 @@ func ClearStaleMount(dir string) (cleared bool, err error) {
 		return false, nil
 	}
 	return true, ForceUnmount(dir, true)
-}
-
-// IsDeadMount reports whether dir is a FUSE mount whose server is gone.
-func IsDeadMount(dir string) bool {
-	var st syscall.Statfs_t
-	return errors.Is(syscall.Statfs(dir, &st), syscall.ENOTCONN)
 }
 
 // ForceUnmount unmounts dir from outside its server with the first tool

@@ -2,6 +2,8 @@ package service
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -18,12 +20,65 @@ type Home struct {
 	// Cache is the default root of the local block cache, used until a
 	// cache directory is recorded (see CacheDirPath).
 	Cache string
+	// Runtime is the user's runtime directory ($XDG_RUNTIME_DIR): where
+	// the control socket lives when set (see SocketPath).
+	Runtime string
 }
 
-func (h Home) DBPath() string     { return filepath.Join(h.State, "drive.db") }
-func (h Home) KeysPath() string   { return filepath.Join(h.State, "keys") }
-func (h Home) LockPath() string   { return filepath.Join(h.State, "lock") }
-func (h Home) SocketPath() string { return filepath.Join(h.State, "control.sock") }
+func (h Home) DBPath() string   { return filepath.Join(h.State, "drive.db") }
+func (h Home) KeysPath() string { return filepath.Join(h.State, "keys") }
+func (h Home) LockPath() string { return filepath.Join(h.State, "lock") }
+
+// The control socket lives in the user's runtime directory, which is
+// private to the user, cleared at logout or reboot and never on a network
+// file system:
+//
+//	$XDG_RUNTIME_DIR/shardrive/<16 hex digits of SHA-256 of the state dir>.sock
+//
+// one per home (the state directory made absolute, symlinks resolved).
+// Without a runtime directory (XDG_RUNTIME_DIR unset: a system service,
+// a bare su) it is <state dir>/control.sock.
+
+// SocketPath is where the CLI finds the daemon of home h: the runtime
+// socket, else a socket in the state directory (a daemon started without a
+// runtime directory, such as a system service), else the runtime socket,
+// the one a daemon started now would listen on.
+func (h Home) SocketPath() string {
+	own := h.listenSocketPath()
+	if own == h.stateSocketPath() {
+		return own
+	}
+	if _, err := os.Lstat(own); err == nil {
+		return own
+	}
+	if fi, err := os.Lstat(h.stateSocketPath()); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		return h.stateSocketPath()
+	}
+	return own
+}
+
+// listenSocketPath is where a daemon of home h started now listens.
+func (h Home) listenSocketPath() string {
+	if h.Runtime == "" {
+		return h.stateSocketPath()
+	}
+	return filepath.Join(h.Runtime, "shardrive", h.socketName())
+}
+
+func (h Home) stateSocketPath() string { return filepath.Join(h.State, "control.sock") }
+
+// socketName names the home's socket in the runtime directory.
+func (h Home) socketName() string {
+	dir, err := filepath.Abs(h.State)
+	if err != nil {
+		dir = filepath.Clean(h.State)
+	}
+	if r, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = r
+	}
+	sum := sha256.Sum256([]byte(dir))
+	return hex.EncodeToString(sum[:8]) + ".sock"
+}
 
 // LogPath is where a detached daemon's output goes.
 func (h Home) LogPath() string { return filepath.Join(h.State, "daemon.log") }

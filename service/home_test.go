@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -60,4 +61,66 @@ func FuzzParseCacheDir(f *testing.F) {
 			t.Fatalf("%q parsed to %q, which marshals to %q, %v", b, dir, out, err)
 		}
 	})
+}
+
+func TestSocketPath(t *testing.T) {
+	state := t.TempDir()
+	if got := (Home{State: state}).SocketPath(); got != filepath.Join(state, "control.sock") {
+		t.Fatalf("without a runtime dir: %s", got)
+	}
+	rt := t.TempDir()
+	h := Home{State: state, Runtime: rt}
+	own := h.SocketPath()
+	if filepath.Dir(own) != filepath.Join(rt, "shardrive") || len(filepath.Base(own)) != 16+len(".sock") {
+		t.Fatalf("runtime socket %s, want shardrive/<16 hex>.sock under %s", own, rt)
+	}
+	// The same home named through a symlink or a relative path shares it;
+	// another home does not.
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(state, link); err != nil {
+		t.Fatal(err)
+	}
+	if got := (Home{State: link, Runtime: rt}).SocketPath(); got != own {
+		t.Errorf("through a symlink: %s, want %s", got, own)
+	}
+	if got := (Home{State: t.TempDir(), Runtime: rt}).SocketPath(); got == own {
+		t.Error("two homes share a socket")
+	}
+	// A daemon that ran without a runtime dir is found in the state dir,
+	// unless the runtime socket exists.
+	l, err := listenControl(filepath.Join(state, "control.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if got := h.SocketPath(); got != filepath.Join(state, "control.sock") {
+		t.Errorf("with only a state socket: %s", got)
+	}
+	l2, err := listenControl(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if got := h.SocketPath(); got != own {
+		t.Errorf("with both: %s, want the runtime one", got)
+	}
+	if fi, err := os.Stat(filepath.Dir(own)); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("runtime socket dir: %v %v, want 0700", fi.Mode(), err)
+	}
+}
+
+func TestListenRefusesForeignDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make a directory of another user's")
+	}
+	dir := filepath.Join(t.TempDir(), "shardrive")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := listenControl(filepath.Join(dir, "x.sock")); err == nil || !strings.Contains(err.Error(), "not a directory of this user's") {
+		t.Fatalf("listen in another user's directory: %v", err)
+	}
 }

@@ -25,6 +25,8 @@ import (
 //	POST /v1/file-status PathRequest         -> FileStatus
 //	POST /v1/cache/clear  (empty or {})      -> ClearReply
 //	POST /v1/unmount      (empty or {})      -> UnmountReply
+//	POST /v1/pause        (empty or {})      -> PauseReply
+//	POST /v1/resume       (empty or {})      -> PauseReply
 //
 // Failures answer an HTTP error status with ErrorReply.
 const (
@@ -84,6 +86,13 @@ type UnmountReply struct {
 	SyncError   string `json:"sync_error,omitempty"`
 }
 
+// PauseReply says whether the daemon's network traffic is paused now, and
+// whether the request changed that.
+type PauseReply struct {
+	Paused  bool `json:"paused"`
+	Changed bool `json:"changed"`
+}
+
 // ErrorReply is the body of every failed request.
 type ErrorReply struct {
 	Error ErrorBody `json:"error"`
@@ -113,6 +122,7 @@ var errorKinds = []struct {
 	{"lease_lost", http.StatusConflict, syncer.ErrLeaseLost},
 	{"damaged", http.StatusBadGateway, syncer.ErrDamaged},
 	{"damaged", http.StatusBadGateway, crypto.ErrUnauthenticated},
+	{"paused", http.StatusServiceUnavailable, ErrPaused}, // before unavailable, which it matches
 	{"unavailable", http.StatusServiceUnavailable, syncer.ErrUnavailable},
 	{"not_found", http.StatusNotFound, cache.ErrNotFound},
 	{"not_dir", http.StatusConflict, cache.ErrNotDir},

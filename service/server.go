@@ -21,6 +21,7 @@ type controller interface {
 	fileStatus(ctx context.Context, drivePath string) (FileStatus, error)
 	clearCache(ctx context.Context) (ClearReply, error)
 	unmount(ctx context.Context) (UnmountReply, error)
+	pause(ctx context.Context, paused bool) (PauseReply, error)
 }
 
 // peerKey is the context key of a connection's peer uid.
@@ -86,6 +87,19 @@ func newControlServer(c controller, uid uint32, log *slog.Logger) *http.Server {
 		rep, err := c.unmount(r.Context())
 		reply(w, log, rep, err)
 	})
+	for _, ep := range []struct {
+		path  string
+		pause bool
+	}{{"/v1/pause", true}, {"/v1/resume", false}} {
+		mux.HandleFunc("POST "+ep.path, func(w http.ResponseWriter, r *http.Request) {
+			if err := parseEmpty(r.Body); err != nil {
+				reply(w, log, nil, err)
+				return
+			}
+			rep, err := c.pause(r.Context(), ep.pause)
+			reply(w, log, rep, err)
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, log, nil, fmt.Errorf("%w: no endpoint %s %s (this daemon speaks %s)", ErrProtocol, r.Method, r.URL.Path, apiPrefix))
 	})
@@ -130,15 +144,24 @@ func reply(w http.ResponseWriter, log *slog.Logger, v any, err error) {
 
 // listenControl listens on the control socket at path. A socket left by a
 // process that died is removed; one that answers means another daemon
-// owns the home. The directory is made 0700 and the socket 0600.
+// owns the home. The directory (made if missing) must be the user's own;
+// it is made 0700 and the socket 0600.
 func listenControl(path string) (net.Listener, error) {
 	if n := len(path); n > maxSocketPath {
 		return nil, fmt.Errorf("control socket %s: path is %d bytes, the system allows %d: use a shorter --home", path, n, maxSocketPath)
 	}
 	dir := filepath.Dir(path)
-	fi, err := os.Stat(dir)
+	// The runtime directory's shardrive/ is ours to make; the state
+	// directory exists already.
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	fi, err := os.Lstat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if !fi.IsDir() || !ownedByMe(fi) {
+		return nil, fmt.Errorf("control socket: %s is not a directory of this user's: refusing to serve in it", dir)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
 		if err := os.Chmod(dir, 0o700); err != nil {

@@ -1,3 +1,5 @@
+//go:build unix
+
 package service
 
 import (
@@ -30,6 +32,7 @@ type fakeDaemon struct {
 	pinned  map[string]bool
 	syncErr error
 	syncs   []SyncRequest
+	paused  bool
 }
 
 func (f *fakeDaemon) status(context.Context) (Status, error) {
@@ -64,6 +67,14 @@ func (f *fakeDaemon) clearCache(context.Context) (ClearReply, error) {
 
 func (f *fakeDaemon) unmount(context.Context) (UnmountReply, error) {
 	return UnmountReply{}, fmt.Errorf("%w: /mnt/x held by pid 1 (sh, cwd)", mount.ErrBusy)
+}
+
+func (f *fakeDaemon) pause(_ context.Context, paused bool) (PauseReply, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	changed := f.paused != paused
+	f.paused = paused
+	return PauseReply{Paused: paused, Changed: changed}, nil
 }
 
 // serveFake serves a fakeDaemon on a control socket in a fresh directory.
@@ -133,6 +144,21 @@ func TestControlProtocol(t *testing.T) {
 	if _, err := c.Sync(ctx, SyncRequest{Wait: true}); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("sync timeout came back as %v", err)
 	}
+	if rep, err := c.Pause(ctx); err != nil || rep != (PauseReply{Paused: true, Changed: true}) {
+		t.Fatalf("pause %+v, %v", rep, err)
+	}
+	if rep, err := c.Pause(ctx); err != nil || rep != (PauseReply{Paused: true}) {
+		t.Fatalf("second pause %+v, %v", rep, err)
+	}
+	// A paused daemon's refusal crosses the socket as itself, and still
+	// counts as farmers out of reach (exit code 4).
+	f.syncErr = fmt.Errorf("sync: %w", ErrPaused)
+	if _, err := c.Sync(ctx, SyncRequest{}); !errors.Is(err, ErrPaused) || !errors.Is(err, syncer.ErrUnavailable) {
+		t.Fatalf("sync while paused came back as %v", err)
+	}
+	if rep, err := c.Resume(ctx); err != nil || rep != (PauseReply{Paused: false, Changed: true}) {
+		t.Fatalf("resume %+v, %v", rep, err)
+	}
 
 	// Raw requests a client of this package would never send.
 	raw := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -147,6 +173,8 @@ func TestControlProtocol(t *testing.T) {
 		{"POST", "/v1/pin", `{"path":"/a"} trailing`, 400, "bad_request"},
 		{"POST", "/v1/pin", `{"path":"/a` + strings.Repeat("b", maxRequestBody) + `"}`, 400, "bad_request"},
 		{"POST", "/v1/cache/clear", `{"all":true}`, 400, "bad_request"},
+		{"POST", "/v1/pause", `{"for":"1h"}`, 400, "bad_request"},
+		{"GET", "/v1/resume", "", 404, "protocol"},
 		{"GET", "/v2/status", "", 404, "protocol"},
 		{"DELETE", "/v1/status", "", 404, "protocol"},
 		{"GET", "/v1/unmount", "", 404, "protocol"},

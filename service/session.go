@@ -79,6 +79,9 @@ type Session struct {
 
 	log  *slog.Logger
 	lock *HomeLock
+	// gate is the way to the farmers of Blocks and the backup: the daemon
+	// shuts it to pause (pause.go).
+	gate *gate
 }
 
 // Open opens the drive in home h. With Exclusive access it also cleans up
@@ -124,7 +127,8 @@ func Open(ctx context.Context, h Home, cfg OpenConfig) (_ *Session, err error) {
 			return nil, err
 		}
 	}
-	if s.Blocks, err = syncer.NewBlocks(ctx, s.DB, s.Net, cfg.Logger); err != nil {
+	s.gate = newGate(s.Net)
+	if s.Blocks, err = syncer.NewBlocks(ctx, s.DB, s.gate, cfg.Logger); err != nil {
 		return nil, err
 	}
 	var dc cache.DriveConfig

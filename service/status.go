@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/shardrive/shardrive/cache"
@@ -36,6 +35,8 @@ type DaemonStatus struct {
 	MountDir string    `json:"mount_dir"`
 	ReadOnly bool      `json:"read_only"`
 	Started  time.Time `json:"started"`
+	// Paused: network traffic is paused (shardrive pause).
+	Paused bool `json:"paused"`
 }
 
 // UploadStatus is the upload queue.
@@ -182,8 +183,8 @@ func diskUsage(dir string) int64 {
 			return nil
 		}
 		if fi, err := d.Info(); err == nil {
-			if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-				total += int64(sys.Blocks) * 512
+			if n, ok := allocatedBytes(fi); ok {
+				total += n
 			} else {
 				total += fi.Size()
 			}

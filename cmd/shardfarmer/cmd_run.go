@@ -31,6 +31,8 @@ type RunOptions struct {
 	AccountQuota string
 	MaxShardSize string
 	CPUProfile   string
+	// Check: read and check the settings, then exit without serving.
+	Check bool
 }
 
 func defaultDir() string { return filepath.Join(xdg.DataHome, "shardfarmer") }
@@ -46,6 +48,7 @@ func (o *RunOptions) AddFlags(cmd *cobra.Command) {
 	fs.StringVar(&o.MaxShardSize, "max-shard-size", "64MiB", "largest shard accepted (at most 64MiB)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file")
 	fs.MarkHidden("cpuprofile")
+	fs.BoolVar(&o.Check, "check", false, "check the settings (flags and DIR/config), print them and exit without serving")
 }
 
 func newRunCommand(g *globals, stop func()) *cobra.Command {
@@ -57,9 +60,16 @@ func newRunCommand(g *globals, stop func()) *cobra.Command {
 start), listens, prints one line "farmer ready: NODEID@HOST:PORT" to stdout,
 and serves until SIGINT or SIGTERM, then shuts down gracefully: uploads in
 flight are finished, the index is closed, and the exit code is 0. A second
-signal kills the process at once. Logs go to stderr.`,
+signal kills the process at once. Logs go to stderr.
+
+Settings not given as flags come from DIR/config, the farmer's
+configuration file, if there is one: "key = value" lines whose keys are
+the flags' names (shardfarmer service install writes it).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := applyConfig(cmd, opts.Dir); err != nil {
+				return err
+			}
 			return runRun(cmd.Context(), opts, g, stop)
 		},
 	}
@@ -112,6 +122,15 @@ func runRun(ctx context.Context, opts *RunOptions, g *globals, stop func()) erro
 	}
 	if opts.Dir == "" {
 		return fmt.Errorf("%w: --dir is empty", errUsage)
+	}
+	if opts.Check {
+		if _, _, err := net.SplitHostPort(opts.Listen); err != nil {
+			return fmt.Errorf("%w: listen %q: %w", errUsage, opts.Listen, err)
+		}
+		fmt.Fprintf(g.stdout, "settings ok: listen %s, advertise %q, capacity %s, account quota %s, max shard %s\n",
+			opts.Listen, cfg.Advertise, humanize.IBytes(uint64(cfg.Capacity)), humanize.IBytes(uint64(cfg.AccountQuota)),
+			humanize.IBytes(uint64(cfg.MaxShardSize)))
+		return nil
 	}
 	f, err := farmer.New(cfg, log)
 	if err != nil {

@@ -3,6 +3,9 @@
 //	shardfarmer run --dir D --listen 127.0.0.1:7001 --capacity 20GiB \
 //	    [--advertise HOST:PORT] [--account-quota SIZE] [--max-shard-size SIZE]
 //	shardfarmer id --dir D [--advertise HOST:PORT]
+//	shardfarmer service install --dir /var/lib/shardfarmer --listen :7001 \
+//	    --advertise HOST:7001 --capacity 2TiB [--run-as USER]
+//	shardfarmer service uninstall|start|stop|status|unit
 //
 // run opens the data directory D (created 0700; on first start it creates
 // D/identity, the node's ed25519 seed, mode 0600, kept forever), listens,
@@ -21,6 +24,19 @@
 //
 // Sizes take humanize forms: 500MiB, 20GiB, 1.5TB, or bytes.
 //
+// Settings not given as flags come from D/config, the farmer's
+// configuration file (docs/format/control.md): commented "key = value"
+// lines whose keys are run's flag names (listen, advertise, capacity,
+// account-quota, max-shard-size, log-level, log-format). run --check reads
+// and checks the settings and exits without serving.
+//
+// service install makes run a systemd system service started at boot: it
+// writes the run flags given to it into D/config (creating it from a
+// commented template), checks it as run will read it, writes the unit
+// (sandboxed; D under /var/lib is its StateDirectory, owned by a
+// DynamicUser unless --run-as names an account), enables and starts it.
+// service unit prints that unit.
+//
 // id prints the node ID (with --advertise, the full address) from D's
 // identity without opening anything else; it works while run is running.
 //
@@ -36,6 +52,8 @@
 //	      missing (id) or malformed or readable by others, index written
 //	      by a newer farmer, I/O error opening it
 //	4     cannot listen on --listen (address in use, permission)
+//	5     service: no service manager runs on this machine (a container):
+//	      run "shardfarmer run" in the foreground instead
 //
 // The wire protocol is in docs/format/wire.md, the data directory's files
 // in docs/format/farmer.md.

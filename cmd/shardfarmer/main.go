@@ -68,6 +68,8 @@ serves them back over HTTPS, pinned to the node's ed25519 identity.`,
 		return fmt.Errorf("%w: %w", errUsage, err)
 	})
 	root.AddCommand(newRunCommand(g, stop), newIDCommand(g))
+	root.AddCommand(newVersionCommand(g))
+	root.AddCommand(newServiceCommand(g))
 	return root
 }
 

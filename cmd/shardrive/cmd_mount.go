@@ -12,7 +12,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
@@ -20,31 +19,22 @@ import (
 	"github.com/shardrive/shardrive/cache"
 	"github.com/shardrive/shardrive/mount"
 	"github.com/shardrive/shardrive/service"
-	"github.com/shardrive/shardrive/syncer"
 )
 
 type mountOptions struct {
+	driveOptions // also the configuration file's keys (cmd_daemon.go)
 	daemon       bool
-	allowOther   bool
-	readOnly     bool
-	cacheDir     string
-	cacheMaxSize string
 	logFile      string
-	writeBack    time.Duration
-	backupDelay  time.Duration
-	readyFD      int // set by --daemon in the detached child
+	readyFD      int  // set by --daemon in the detached child
+	service      bool // run by `shardrive daemon`: logs at info level, as a service's
 }
 
 func (o *mountOptions) AddFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
+	o.driveOptions.AddFlags(f)
+	f.MarkHidden("mount") // the DIR argument; its default comes from the configuration file
 	f.BoolVar(&o.daemon, "daemon", false, "run in the background: return once the mount is live (logs go to the home's daemon.log, or --log-file)")
-	f.BoolVar(&o.allowOther, "allow-other", false, "let other local users use the mount (needs user_allow_other in /etc/fuse.conf unless root)")
-	f.BoolVar(&o.readOnly, "read-only", false, "mount read-only")
-	f.StringVar(&o.cacheDir, "cache-dir", "", "directory of the local block cache (default: the home's, or the one used last)")
-	f.StringVar(&o.cacheMaxSize, "cache-max-size", "", "local cache limit, like 20GiB (default: none); dirty and pinned blocks stay whatever the limit")
 	f.StringVar(&o.logFile, "log-file", "", "write the log to this file instead of stderr")
-	f.DurationVar(&o.writeBack, "write-back", 3*time.Second, "upload a file once it has gone this long unchanged")
-	f.DurationVar(&o.backupDelay, "backup-delay", syncer.NewBackupConfig().Delay, "store metadata changes on the farmers at most this long after they are made")
 	f.IntVar(&o.readyFD, "ready-fd", 0, "descriptor to report the start on (internal, for --daemon)")
 	f.MarkHidden("ready-fd")
 }
@@ -52,15 +42,23 @@ func (o *mountOptions) AddFlags(cmd *cobra.Command) {
 func newMountCommand(g *globals) *cobra.Command {
 	var o mountOptions
 	cmd := &cobra.Command{
-		Use:   "mount [flags] DIR",
+		Use:   "mount [flags] [DIR]",
 		Short: "Mount the drive on DIR (foreground; Ctrl-C unmounts) or, with --daemon, in the background",
 		Long: "Mount the drive on the empty directory DIR. The process owns the home while it runs: other\n" +
 			"commands (status, sync, pin, unpin, cache clear, unmount) talk to it over the home's control socket.\n" +
 			"Ctrl-C or SIGTERM unmounts cleanly (retrying while the mount is busy); a second signal exits at once,\n" +
-			"losing nothing that was flushed: what is not uploaded yet uploads at the next mount.",
-		Args: exactArgs(1),
+			"losing nothing that was flushed: what is not uploaded yet uploads at the next mount.\n" +
+			"Without DIR, the folder set by mount = DIR in the configuration file.",
+		Args: rangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runMount(cmd.Context(), g, o, args[0])
+			dir := o.mount
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			if dir == "" {
+				return fmt.Errorf("%w: mount takes DIR (or mount = DIR in %s)", errUsage, g.conf.path)
+			}
+			return runMount(cmd.Context(), g, o, dir)
 		},
 	}
 	o.AddFlags(cmd)
@@ -136,12 +134,12 @@ func runMount(ctx context.Context, g *globals, o mountOptions, dir string) (err 
 	}
 	if rep != nil {
 		rep.ready(d.MountDir())
-	} else {
+	} else if !o.service {
 		fmt.Fprintf(os.Stderr, "mounted %s (Ctrl-C to unmount)\n", d.MountDir())
 	}
 	err = d.Run(ctx)
 	final := d.Final()
-	if o.readyFD == 0 {
+	if o.readyFD == 0 && !o.service {
 		fmt.Fprintf(os.Stderr, "unmounted %s\n", d.MountDir())
 		if final.QueuedFiles > 0 {
 			fmt.Fprintf(os.Stderr, "%d files are not uploaded yet: they upload at the next mount (or run `shardrive sync --wait`)\n", final.QueuedFiles)
@@ -177,7 +175,7 @@ func alreadyMounted(ctx context.Context, h service.Home) error {
 // by default, a foreground one at warning level.
 func mountLogger(g *globals, o mountOptions) (*slog.Logger, func(), error) {
 	level := slog.LevelWarn
-	if o.readyFD > 0 {
+	if o.readyFD > 0 || o.service {
 		level = slog.LevelInfo
 	}
 	switch {
@@ -279,6 +277,9 @@ func detach(ctx context.Context, g *globals, o mountOptions, dir string) error {
 		}
 		env = append(env, "SHARDRIVE_HOME="+hf)
 	}
+	if g.conf.file != nil {
+		args = append(args, "--config", g.conf.path) // absolute; the child sees what this one saw
+	}
 	for range g.verbose {
 		args = append(args, "-v")
 	}
@@ -295,6 +296,9 @@ func detach(ctx context.Context, g *globals, o mountOptions, dir string) error {
 	if o.cacheMaxSize != "" {
 		args = append(args, "--cache-max-size", o.cacheMaxSize)
 	}
+	if o.metrics != "" {
+		args = append(args, "--metrics", o.metrics)
+	}
 	args = append(args, "--", dir)
 
 	r, w, err := os.Pipe()
@@ -307,7 +311,7 @@ func detach(ctx context.Context, g *globals, o mountOptions, dir string) error {
 	child.Dir = "/" // hold no directory busy
 	child.Stdout, child.Stderr = logf, logf
 	child.ExtraFiles = []*os.File{w}
-	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	child.SysProcAttr = detachedAttr()
 	err = child.Start()
 	w.Close()
 	if err != nil {

@@ -125,6 +125,9 @@ func printStatus(w io.Writer, st service.Status) {
 		if d.ReadOnly {
 			ro = ", read-only"
 		}
+		if d.Paused {
+			ro += ", paused: nothing uploaded or fetched until `shardrive resume`"
+		}
 		fmt.Fprintf(w, "mount:    %s (daemon pid %d%s, since %s)\n", d.MountDir, d.PID, ro, d.Started.Local().Format("2006-01-02 15:04:05"))
 	} else {
 		fmt.Fprintf(w, "mount:    none (no daemon runs for this home)\n")

@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -33,6 +35,10 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	// The binaries must not read the developer's own configuration.
+	if os.Getenv("XDG_CONFIG_HOME") == "" || !strings.HasPrefix(os.Getenv("XDG_CONFIG_HOME"), os.TempDir()) {
+		os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
 	}
 	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator),
 		"github.com/shardrive/shardrive/cmd/shardrive", "github.com/shardrive/shardrive/cmd/shardfarmer")

@@ -8,6 +8,7 @@ import (
 	"github.com/shardrive/shardrive/core/meta"
 	"github.com/shardrive/shardrive/mount"
 	"github.com/shardrive/shardrive/service"
+	"github.com/shardrive/shardrive/service/system"
 	"github.com/shardrive/shardrive/syncer"
 )
 
@@ -24,6 +25,7 @@ const (
 	exitBusy        = 8
 	exitTimeout     = 9
 	exitOtherDevice = 10
+	exitNoManager   = 11
 )
 
 var (
@@ -54,6 +56,7 @@ var exitTable = []struct {
 	{errDriveExists, exitNoDrive},
 	{service.ErrBusy, exitBusy},
 	{mount.ErrBusy, exitBusy},
+	{system.ErrNoManager, exitNoManager},
 }
 
 func exitCode(err error) int {

@@ -35,8 +35,12 @@ func (h home) dbPath() string   { return filepath.Join(h.state, "drive.db") }
 func (h home) keysPath() string { return filepath.Join(h.state, "keys") }
 func (h home) lockPath() string { return filepath.Join(h.state, "lock") }
 
-// service is the home as the service package names it.
-func (h home) service() service.Home { return service.Home{State: h.state, Cache: h.cache} }
+// service is the home as the service package names it. The control
+// socket goes in the user's runtime directory when there is one (see
+// service.Home.SocketPath).
+func (h home) service() service.Home {
+	return service.Home{State: h.state, Cache: h.cache, Runtime: os.Getenv("XDG_RUNTIME_DIR")}
+}
 
 // session is an open drive (service.Session) for a one-shot command.
 type session struct {

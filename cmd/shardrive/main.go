@@ -22,6 +22,7 @@ type globals struct {
 	cpuProfile  string
 	stopProfile func()
 	log         *slog.Logger
+	conf        driveConf // the configuration file (cmd_config.go)
 }
 
 // memoryLimit is the soft heap limit of the client (unless GOMEMLIMIT says
@@ -58,7 +59,7 @@ func newRootCommand(g *globals) *cobra.Command {
 		Short:         "Shardrive: a zero-access encrypted drive on a network of storage farmers",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			level := slog.LevelWarn
 			switch {
 			case g.verbose >= 2:
@@ -73,9 +74,11 @@ func newRootCommand(g *globals) *cobra.Command {
 					g.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
 				}
 			}
+			return g.loadConfig(cmd)
 		},
 	}
 	root.PersistentFlags().StringVar(&g.homeFlag, "home", "", "drive home directory (default $SHARDRIVE_HOME, else the XDG directories)")
+	addConfigFlag(root, g)
 	root.PersistentFlags().CountVarP(&g.verbose, "verbose", "v", "log more (-v info, -vv debug) to stderr")
 	root.PersistentFlags().StringVar(&g.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the command to this file")
 	root.PersistentFlags().MarkHidden("cpuprofile")
@@ -97,6 +100,12 @@ func newRootCommand(g *globals) *cobra.Command {
 		newUnpinCommand(g),
 		newCacheCommand(g),
 		newBackupCommand(g),
+		newVersionCommand(g),
+		newDaemonCommand(g),
+		newConfigCommand(g),
+		newServiceCommand(g),
+		newPauseCommand(g),
+		newResumeCommand(g),
 	)
 	return root
 }
