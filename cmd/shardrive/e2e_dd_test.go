@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"fmt"
@@ -171,46 +170,11 @@ func bigNetwork(t *testing.T, capacity string) string {
 	return home
 }
 
-// startFarmerCapacity is startFarmer with another --capacity; it returns
-// the farmer's address and stops it when the test ends.
+// startFarmerCapacity starts a farmer of the given capacity and returns
+// its address.
 func startFarmerCapacity(t *testing.T, dir, capacity string) string {
 	t.Helper()
-	logf, err := os.Create(dir + ".log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(filepath.Join(binDir, "shardfarmer"), "run", "--dir", dir, "--listen", "127.0.0.1:0", "--capacity", capacity)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	f := &farmerProc{dir: dir, cmd: cmd, done: make(chan struct{})}
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "farmer ready: "); ok {
-				ready <- a
-			}
-		}
-		io.Copy(io.Discard, out)
-	}()
-	go func() { cmd.Wait(); logf.Close(); close(f.done) }()
-	t.Cleanup(func() { f.stop(t) })
-	select {
-	case a := <-ready:
-		return a
-	case <-f.done:
-		log, _ := os.ReadFile(logf.Name())
-		t.Fatalf("farmer exited before ready: %s", log)
-	case <-time.After(30 * time.Second):
-		t.Fatal("farmer not ready after 30s")
-	}
-	return ""
+	return startFarmerWith(t, dir, "127.0.0.1:0", capacity).addr
 }
 
 // rssPeak is what watchRSS saw: the kernel's peak (VmHWM, since the process

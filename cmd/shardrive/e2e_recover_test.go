@@ -27,27 +27,6 @@ import (
 // bytes and attributes, on an empty home from the 24 words and one farmer
 // address.
 
-// networkWords is network that also returns the mnemonic and the farmers'
-// addresses.
-func networkWords(t *testing.T, n, k, m int, blockSize string) (home, words string, farmers []*farmerProc) {
-	t.Helper()
-	dir := t.TempDir()
-	var addrs []string
-	for i := range n {
-		f := startFarmer(t, filepath.Join(dir, fmt.Sprintf("farm%d", i+1)))
-		farmers = append(farmers, f)
-		addrs = append(addrs, f.addr)
-	}
-	home = filepath.Join(dir, "home")
-	out := mustRun(t, home, "init", "--farmers", strings.Join(addrs, ","),
-		"--data-shards", fmt.Sprint(k), "--parity-shards", fmt.Sprint(m), "--block-size", blockSize)
-	words, ok := strings.CutPrefix(strings.TrimSpace(out), "mnemonic: ")
-	if !ok || len(strings.Fields(words)) != 24 {
-		t.Fatalf("init printed %q", out)
-	}
-	return home, words, farmers
-}
-
 // entry is what a recovered tree must reproduce of one path.
 type entry struct {
 	Mode   fs.FileMode

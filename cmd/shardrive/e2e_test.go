@@ -63,16 +63,23 @@ type farmerProc struct {
 
 // startFarmer runs `shardfarmer run` in dir on a free loopback port and
 // waits for its ready line. It is stopped when the test ends.
-func startFarmer(t *testing.T, dir string) *farmerProc { return startFarmerOn(t, dir, "127.0.0.1:0") }
+func startFarmer(t *testing.T, dir string) *farmerProc {
+	return startFarmerWith(t, dir, "127.0.0.1:0", "2GiB")
+}
 
 // startFarmerOn is startFarmer listening on listen.
 func startFarmerOn(t *testing.T, dir, listen string) *farmerProc {
+	return startFarmerWith(t, dir, listen, "2GiB")
+}
+
+// startFarmerWith is startFarmer listening on listen with capacity.
+func startFarmerWith(t *testing.T, dir, listen, capacity string) *farmerProc {
 	t.Helper()
 	logf, err := os.OpenFile(filepath.Join(dir+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(binDir, "shardfarmer"), "run", "--dir", dir, "--listen", listen, "--capacity", "2GiB")
+	cmd := exec.Command(filepath.Join(binDir, "shardfarmer"), "run", "--dir", dir, "--listen", listen, "--capacity", capacity)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -172,6 +179,13 @@ const maxClientRSS = 200 << 20
 // network starts n farmers under dir and creates a k+m drive on them.
 func network(t *testing.T, n, k, m int, blockSize string) (home string, farmers []*farmerProc) {
 	t.Helper()
+	home, _, farmers = networkWords(t, n, k, m, blockSize)
+	return home, farmers
+}
+
+// networkWords is network that also returns the drive's mnemonic.
+func networkWords(t *testing.T, n, k, m int, blockSize string) (home, words string, farmers []*farmerProc) {
+	t.Helper()
 	dir := t.TempDir()
 	var addrs []string
 	for i := range n {
@@ -182,11 +196,11 @@ func network(t *testing.T, n, k, m int, blockSize string) (home string, farmers 
 	home = filepath.Join(dir, "home")
 	out := mustRun(t, home, "init", "--farmers", strings.Join(addrs, ","),
 		"--data-shards", fmt.Sprint(k), "--parity-shards", fmt.Sprint(m), "--block-size", blockSize)
-	words := strings.Fields(strings.TrimPrefix(strings.TrimSpace(out), "mnemonic: "))
-	if !strings.HasPrefix(out, "mnemonic: ") || len(words) != 24 {
+	words, ok := strings.CutPrefix(strings.TrimSpace(out), "mnemonic: ")
+	if !ok || len(strings.Fields(words)) != 24 || strings.Contains(out[len("mnemonic: "):len(out)-1], "\n") {
 		t.Fatalf("init printed %q, want one line \"mnemonic: \" + 24 words", out)
 	}
-	return home, farmers
+	return home, words, farmers
 }
 
 func randomFile(t *testing.T, dir string, size int) (string, []byte) {
