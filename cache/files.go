@@ -227,6 +227,21 @@ func (f *File) WriteAt(p []byte, off int64) error {
 // Truncate cuts (or extends, sparsely) the data file.
 func (f *File) Truncate(size int64) error { return f.fd.Truncate(size) }
 
+// TrimTo cuts the data file to size if it is longer: bytes past the end of
+// the file mean nothing, and a crash between a truncate's metadata commit
+// and the data file's own truncate leaves some behind, which a later
+// extension of the file would otherwise show. Caller holds the lock.
+func (f *File) TrimTo(size int64) error {
+	fi, err := f.fd.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() <= size {
+		return nil
+	}
+	return f.fd.Truncate(size)
+}
+
 // Sync makes the data file durable.
 func (f *File) Sync() error { return f.fd.Sync() }
 

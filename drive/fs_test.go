@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -429,4 +431,39 @@ func TestMtimeOfOpenFileReachesMetadataOnFlush(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestBytesPastTheEndAreTrimmed: a crash between a truncate's metadata
+// commit and the local data file's own truncate leaves bytes past the end;
+// growing the file later must show zeros there, not those bytes.
+func TestBytesPastTheEndAreTrimmed(t *testing.T) {
+	td := NewTest(t, 4, 2, 6)
+	data := randomBytes(1000)
+	a := writeFile(t, td.Drive, RootIno, "f", data)
+	// What the crash left: the data file longer than the file.
+	fd, err := os.OpenFile(filepath.Join(td.CacheDir, strconv.FormatUint(a.Ino, 10)), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fd.WriteAt(bytes.Repeat([]byte{0xAB}, 500), 1000); err != nil {
+		t.Fatal(err)
+	}
+	fd.Close()
+	grow := int64(2000)
+	if _, err := td.SetAttr(ctx, a.Ino, SetAttr{Size: &grow}); err != nil {
+		t.Fatal(err)
+	}
+	want := append(bytes.Clone(data), make([]byte, 1000)...)
+	if got := readFile(t, td.Drive, a.Ino); !bytes.Equal(got, want) {
+		t.Fatalf("grown file shows bytes left past its old end (first difference at %d)", firstDiffAt(got, want))
+	}
+}
+
+func firstDiffAt(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }

@@ -86,6 +86,11 @@ func (d *Drive) acquire(ctx context.Context, ino int64) (*node, error) {
 	}
 	f.Lock()
 	f.Load(cached)
+	if err := f.TrimTo(in.Size); err != nil {
+		f.Unlock()
+		f.Release()
+		return nil, fmt.Errorf("local cache: %w", err)
+	}
 	if lost := f.Lost(); len(lost) > 0 {
 		if err := d.forgetLost(ctx, ino, lost); err != nil {
 			f.Unlock()
@@ -577,12 +582,12 @@ func (d *Drive) truncateLocked(ctx context.Context, n *node, size int64) error {
 		if err := d.ReadOnly(); err != nil {
 			return err // switched while the lock was let go for the fetch
 		}
-		if present, _ := n.f.Has(tail); present {
-			zeros := make([]byte, min(bs-size%bs, n.size-size))
-			if err := n.f.WriteAt(zeros, size); err != nil {
-				return fmt.Errorf("write local cache: %w", err)
-			}
-		} else {
+		// The tail block turns dirty: it must be here to be stored again.
+		// Its bytes past the new end go with the data file's truncate
+		// below, after the metadata commit that marks it dirty (a clean
+		// block's local bytes must always be its stored version; a crash
+		// in between leaves bytes past the end, which acquire trims).
+		if present, _ := n.f.Has(tail); !present {
 			tail = -1
 		}
 	}
