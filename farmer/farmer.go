@@ -50,11 +50,13 @@ type Farmer struct {
 	roots    keyLocks            // one per account (zero root): root record writers
 	egress   egress
 	gate     gate
+	requests requestCounts // answered requests, for metrics
 
-	mu     sync.Mutex // guards srv, addr, closed
-	srv    *http.Server
-	addr   format.Address
-	closed bool
+	mu         sync.Mutex // guards srv, metricsSrv, addr, closed
+	srv        *http.Server
+	metricsSrv *http.Server // ServeMetrics' server, if any
+	addr       format.Address
+	closed     bool
 
 	stopFlush chan struct{} // closed by Shutdown to stop flushLoop
 	flushDone chan struct{} // closed when flushLoop returned
@@ -231,8 +233,12 @@ func (f *Farmer) shutdown(ctx context.Context) error {
 	f.mu.Lock()
 	f.closed = true
 	srv := f.srv
+	msrv := f.metricsSrv
 	f.mu.Unlock()
 	var errs []error
+	if msrv != nil {
+		msrv.Close() // scrapes are short; none is worth waiting for
+	}
 	if srv != nil {
 		if err := srv.Shutdown(ctx); err != nil {
 			srv.Close()

@@ -55,6 +55,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				h.fail(sw, r, format.ErrInternal)
 			}
 		}
+		f.requests.add(r.Method, sw.status)
 		level := slog.LevelDebug
 		if sw.status >= 500 {
 			level = slog.LevelError

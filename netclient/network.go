@@ -124,6 +124,8 @@ type Network struct {
 	peers  map[format.NodeID]*peer
 	budget *semaphore.Weighted // upload bytes in flight, MaxInflightBytes
 	rank   *ranker
+	// traffic counts the payload bytes of successful calls (traffic.go).
+	traffic traffic
 }
 
 // peer is one farmer and its slots.
@@ -278,6 +280,7 @@ func (n *Network) call(ctx context.Context, p *peer, kind callKind, size, weight
 	d := n.rank.now().Sub(start)
 	if err == nil {
 		size = moved
+		n.traffic.count(kind, moved)
 	}
 	out := classify(ctx, kind, err)
 	n.rank.record(p.id, out, d, size, err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shardrive/shardrive/cache"
+	"github.com/shardrive/shardrive/core/promtext"
 	"github.com/shardrive/shardrive/mount"
 	"github.com/shardrive/shardrive/netclient"
 	"github.com/shardrive/shardrive/syncer"
@@ -42,7 +43,10 @@ type Config struct {
 	// UnmountRetry is the pause between unmount attempts while the mount
 	// is busy at stop.
 	UnmountRetry time.Duration
-	Logger       *slog.Logger
+	// Metrics is the loopback host:port to serve Prometheus metrics on
+	// (metrics.go); empty: none.
+	Metrics string
+	Logger  *slog.Logger
 }
 
 // NewConfig returns the defaults for home h mounted on dir.
@@ -87,6 +91,11 @@ func (c Config) Validate() error {
 	case c.Logger == nil:
 		return errors.New("daemon: no logger")
 	}
+	if c.Metrics != "" {
+		if err := promtext.CheckLoopback(c.Metrics); err != nil {
+			return fmt.Errorf("daemon: %w", err)
+		}
+	}
 	if err := c.Mount.Validate(); err != nil {
 		return err
 	}
@@ -111,16 +120,19 @@ func (c Config) Validate() error {
 // by unmounting), the control server (ended by srv.Shutdown in shutdown),
 // and a watcher that closes mountDone when serving ends.
 type Daemon struct {
-	cfg     Config
-	log     *slog.Logger
-	sess    *Session
-	up      *syncer.Uploader
-	backup  *syncer.Backup
-	m       *mount.Mounted
-	sock    string // the control socket's path
-	ln      net.Listener
-	srv     *http.Server
-	started time.Time
+	cfg    Config
+	log    *slog.Logger
+	sess   *Session
+	up     *syncer.Uploader
+	backup *syncer.Backup
+	m      *mount.Mounted
+	sock   string // the control socket's path
+	ln     net.Listener
+	srv    *http.Server
+	// metricsLn and metricsSrv serve the metrics; nil without Config.Metrics.
+	metricsLn  net.Listener
+	metricsSrv *http.Server
+	started    time.Time
 	// readOnly: mounted read-only (asked for), or the drive refuses
 	// changes since another device took it over.
 	readOnly atomic.Bool
@@ -166,6 +178,17 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	}
 	d := &Daemon{cfg: cfg, log: cfg.Logger, started: time.Now(), mountDone: make(chan struct{}), finished: make(chan struct{}),
 		sock: cfg.Home.listenSocketPath()}
+	if cfg.Metrics != "" {
+		// First: a taken or refused address fails before the home is touched.
+		if d.metricsLn, err = listenMetrics(cfg.Metrics); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				d.metricsLn.Close()
+			}
+		}()
+	}
 	ocfg := NewOpenConfig()
 	ocfg.Access = Exclusive
 	ocfg.CacheDir = cfg.CacheDir
@@ -242,6 +265,11 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	d.bg.Go(func() { d.maintain(d.bgCtx) })
 	d.srv = newControlServer(d, uint32(os.Getuid()), cfg.Logger)
 	go d.srv.Serve(d.ln) // returns ErrServerClosed after Shutdown
+	if d.metricsLn != nil {
+		d.metricsSrv = newMetricsServer(d)
+		go d.metricsSrv.Serve(d.metricsLn) // returns ErrServerClosed after Close
+		d.log.Info("serving metrics", "addr", d.metricsLn.Addr().String())
+	}
 	d.log.Info("daemon started", "pid", os.Getpid(), "mount", d.m.Dir(), "cache", d.sess.CacheDir, "control", d.sock)
 	return d, nil
 }
@@ -379,6 +407,9 @@ func (d *Daemon) doShutdown() error {
 		d.log.Warn("mount ended with an error", "err", d.mountErr)
 	}
 	d.log.Info("unmounted; stopping", "dir", d.m.Dir())
+	if d.metricsSrv != nil {
+		d.metricsSrv.Close() // scrapes are short; none is worth waiting for
+	}
 	d.reqCancel()
 	d.mu.Lock() // waits for requests using the session
 	d.closing = true

@@ -15,6 +15,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
+	"github.com/shardrive/shardrive/core/promtext"
 	"github.com/shardrive/shardrive/farmer"
 )
 
@@ -31,6 +32,9 @@ type RunOptions struct {
 	AccountQuota string
 	MaxShardSize string
 	CPUProfile   string
+	// Metrics is the loopback host:port of the Prometheus metrics
+	// listener; empty: none.
+	Metrics string
 	// Check: read and check the settings, then exit without serving.
 	Check bool
 }
@@ -46,6 +50,7 @@ func (o *RunOptions) AddFlags(cmd *cobra.Command) {
 	fs.StringVar(&o.Capacity, "capacity", "10GiB", "most shard bytes to store, all accounts together (e.g. 500MiB, 20GiB)")
 	fs.StringVar(&o.AccountQuota, "account-quota", "0", "most shard bytes one account may store; 0: only --capacity limits")
 	fs.StringVar(&o.MaxShardSize, "max-shard-size", "64MiB", "largest shard accepted (at most 64MiB)")
+	fs.StringVar(&o.Metrics, "metrics", "", "serve Prometheus metrics on this loopback host:port (default: off)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file")
 	fs.MarkHidden("cpuprofile")
 	fs.BoolVar(&o.Check, "check", false, "check the settings (flags and DIR/config), print them and exit without serving")
@@ -105,6 +110,11 @@ func (o *RunOptions) config() (farmer.Config, error) {
 	if cfg.MaxShardSize, err = parseSize("max-shard-size", o.MaxShardSize); err != nil {
 		return cfg, err
 	}
+	if o.Metrics != "" {
+		if err := promtext.CheckLoopback(o.Metrics); err != nil {
+			return cfg, fmt.Errorf("%w: --metrics: %w", errUsage, err)
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -150,6 +160,20 @@ func runRun(ctx context.Context, opts *RunOptions, g *globals, stop func()) erro
 	if err != nil {
 		_ = f.Shutdown(context.Background())
 		return fmt.Errorf("%w: %w", errListen, err)
+	}
+	if opts.Metrics != "" {
+		mln, err := net.Listen("tcp", opts.Metrics)
+		if err != nil {
+			ln.Close()
+			_ = f.Shutdown(context.Background())
+			return fmt.Errorf("%w: metrics: %w", errListen, err)
+		}
+		log.Info("serving metrics", "addr", mln.Addr().String())
+		go func() {
+			if err := f.ServeMetrics(mln); err != nil {
+				log.Error("metrics listener stopped", "err", err)
+			}
+		}()
 	}
 	served := make(chan error, 1)
 	go func() { served <- f.Serve(ln) }()

@@ -1,11 +1,17 @@
 // Command shardfarmer runs a Shardrive storage node ("farmer").
 //
 //	shardfarmer run --dir D --listen 127.0.0.1:7001 --capacity 20GiB \
-//	    [--advertise HOST:PORT] [--account-quota SIZE] [--max-shard-size SIZE]
+//	    [--advertise HOST:PORT] [--account-quota SIZE] [--max-shard-size SIZE] \
+//	    [--metrics 127.0.0.1:PORT]
 //	shardfarmer id --dir D [--advertise HOST:PORT]
 //	shardfarmer service install --dir /var/lib/shardfarmer --listen :7001 \
 //	    --advertise HOST:7001 --capacity 2TiB [--run-as USER]
 //	shardfarmer service uninstall|start|stop|status|unit
+//
+// --metrics serves GET /metrics (Prometheus text format) on a loopback
+// address only: stored bytes, shards, requests by method and status
+// class, server errors, and accounting totals over all accounts (never
+// per account).
 //
 // run opens the data directory D (created 0700; on first start it creates
 // D/identity, the node's ed25519 seed, mode 0600, kept forever), listens,

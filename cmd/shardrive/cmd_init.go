@@ -62,67 +62,82 @@ func newInitCommand(g *globals) *cobra.Command {
 }
 
 func runInit(ctx context.Context, o initOptions, g *globals) error {
+	mnemonic, created, err := createDrive(ctx, o, g)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("mnemonic: %s\n", mnemonic)
+	fmt.Fprintf(os.Stderr, "WARNING: write these 24 words down and keep them safe. They are shown only this once;\n"+
+		"they are the only way to recover this drive on another machine, and anyone who has them can read it.\n")
+	fmt.Fprintln(os.Stderr, created)
+	return nil
+}
+
+// createDrive is init without its output: it returns the new drive's
+// mnemonic, for the caller to show (init prints it, setup numbers it and
+// asks for words back), and the one line saying what was created.
+func createDrive(ctx context.Context, o initOptions, g *globals) (mnemonic, created string, err error) {
 	h := g.home()
 	if _, err := os.Stat(h.dbPath()); err == nil {
-		return fmt.Errorf("%s: %w", h.state, errDriveExists)
+		return "", "", fmt.Errorf("%s: %w", h.state, errDriveExists)
 	}
 	bs, err := humanize.ParseBytes(o.blockSize)
 	if err != nil {
-		return fmt.Errorf("%w: --block-size %q: %w", errUsage, o.blockSize, err)
+		return "", "", fmt.Errorf("%w: --block-size %q: %w", errUsage, o.blockSize, err)
 	}
 	cfg := cache.DriveConfig{DataShards: o.dataShards, ParityShards: o.parityShards, BlockSize: int(bs), Created: time.Now()}
 	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return "", "", fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if bs%crypto.SegmentSize != 0 {
-		return fmt.Errorf("%w: --block-size must be a multiple of %d KiB", errUsage, crypto.SegmentSize>>10)
+		return "", "", fmt.Errorf("%w: --block-size must be a multiple of %d KiB", errUsage, crypto.SegmentSize>>10)
 	}
 	addrs, err := parseFarmers(o.farmers)
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	if len(addrs) < cfg.DataShards+cfg.ParityShards {
-		return fmt.Errorf("%w: %d farmers given; a %d+%d drive puts each shard of a block on a different farmer, so it needs at least %d",
+		return "", "", fmt.Errorf("%w: %d farmers given; a %d+%d drive puts each shard of a block on a different farmer, so it needs at least %d",
 			errUsage, len(addrs), cfg.DataShards, cfg.ParityShards, cfg.DataShards+cfg.ParityShards)
 	}
 	if err := os.MkdirAll(h.state, 0o700); err != nil {
-		return err
+		return "", "", err
 	}
 	lock, err := service.LockHome(h.lockPath(), true)
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	defer lock.Unlock()
 
-	mnemonic, err := crypto.NewMnemonic()
+	mnemonic, err = crypto.NewMnemonic()
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	seed, err := crypto.MnemonicSeed(mnemonic)
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	keys, err := crypto.DeriveKeys(seed)
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	// Every farmer must answer, under its pinned identity, before anything is
 	// written: a typo in an address should fail here, not at the first put.
 	if err := probeFarmers(ctx, addrs, keys); err != nil {
-		return err
+		return "", "", err
 	}
 	cfg.ID = crypto.NewFileID()
 	cfg.KeyCheck = keys.Check()
 	kb, err := keys.MarshalBinary()
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	if err := service.WriteFileAtomic(h.keysPath(), kb, 0o600); err != nil {
-		return fmt.Errorf("write drive keys: %w", err)
+		return "", "", fmt.Errorf("write drive keys: %w", err)
 	}
 	db, err := cache.Open(ctx, h.dbPath())
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	defer db.Close()
 	err = db.Update(ctx, func(tx *cache.Tx) error {
@@ -137,7 +152,7 @@ func runInit(ctx context.Context, o initOptions, g *globals) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	db.Close()
 	lock.Unlock()
@@ -151,12 +166,9 @@ func runInit(ctx context.Context, o initOptions, g *globals) error {
 		}
 		s.Close(context.WithoutCancel(ctx))
 	}
-	fmt.Printf("mnemonic: %s\n", mnemonic)
-	fmt.Fprintf(os.Stderr, "WARNING: write these 24 words down and keep them safe. They are shown only this once;\n"+
-		"they are the only way to recover this drive on another machine, and anyone who has them can read it.\n")
-	fmt.Fprintf(os.Stderr, "drive created in %s: %d+%d shards over %d farmers, %s blocks\n",
+	created = fmt.Sprintf("drive created in %s: %d+%d shards over %d farmers, %s blocks",
 		h.state, cfg.DataShards, cfg.ParityShards, len(addrs), humanize.IBytes(uint64(cfg.BlockSize)))
-	return nil
+	return mnemonic, created, nil
 }
 
 func parseFarmers(list []string) ([]format.Address, error) {

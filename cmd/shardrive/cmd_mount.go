@@ -103,6 +103,7 @@ func runMount(ctx context.Context, g *globals, o mountOptions, dir string) (err 
 	cfg.Mount.ReadOnly = o.readOnly
 	cfg.Uploader.Quiet = o.writeBack
 	cfg.Backup.Delay = o.backupDelay
+	cfg.Metrics = o.metrics
 	cfg.Logger = log
 
 	// The first SIGINT, SIGTERM or SIGHUP stops the daemon cleanly; a

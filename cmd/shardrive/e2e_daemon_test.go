@@ -320,7 +320,7 @@ func TestDaemonFromConfig(t *testing.T) {
 	e := newUserEnv(t)
 	e.home = home
 	mnt := filepath.Join(t.TempDir(), "not yet", "Drive") // the daemon makes it
-	e.writeConfig(t, "# test\nversion = 1\nhome = "+home+"\nmount = "+mnt+"\ncache-max-size = 1GiB\nwrite-back = 200ms\n")
+	e.writeConfig(t, "# test\nversion = 1\nhome = "+home+"\nmount = "+mnt+"\ncache-max-size = 1GiB\nwrite-back = 200ms\nmetrics = 127.0.0.1:0\n")
 
 	d := startDaemon(t, e, mnt)
 	st := envStatus(t, e)
@@ -348,6 +348,11 @@ func TestDaemonFromConfig(t *testing.T) {
 	stored := randomBytes(3<<20 + 5)
 	writeSynced(t, filepath.Join(mnt, "stored.bin"), stored)
 	e.must(t, "sync", "--wait", "--timeout", "5m")
+	if m := scrapeDaemon(t, d); m["shardrive_uploaded_bytes_total"] < 3<<20 || m["shardrive_upload_queue_files"] != 0 ||
+		m["shardrive_paused"] != 0 || m["shardrive_read_only"] != 0 || m["shardrive_cache_blocks"] < 4 ||
+		countPrefix(m, "shardrive_farmer_errors_total{farmer=") != 6 || m["shardrive_backup_version"] < 1 {
+		t.Fatalf("metrics after a synced write: %v", m)
+	}
 	if dropped, _ := cacheClearIn(t, e); dropped < 4 {
 		t.Fatalf("cache clear dropped %d blocks", dropped)
 	}
@@ -378,6 +383,10 @@ func TestDaemonFromConfig(t *testing.T) {
 	}
 	if st := envStatus(t, e); st.Uploads.QueuedFiles < 2 {
 		t.Fatalf("while paused: uploads %+v, want the new files queued", st.Uploads)
+	}
+	if m := scrapeDaemon(t, d); m["shardrive_paused"] != 1 || m["shardrive_upload_queue_files"] < 2 ||
+		m["shardrive_upload_queue_dirty_blocks"] < 3 || m["shardrive_upload_queue_oldest_seconds"] <= 0 {
+		t.Fatalf("metrics while paused with changes queued: %v", m)
 	}
 
 	// Resumed: reads come from the farmers again.

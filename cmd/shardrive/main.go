@@ -106,6 +106,7 @@ func newRootCommand(g *globals) *cobra.Command {
 		newServiceCommand(g),
 		newPauseCommand(g),
 		newResumeCommand(g),
+		newSetupCommand(g),
 	)
 	return root
 }
