@@ -59,14 +59,11 @@ func (h *handler) putShard(w http.ResponseWriter, req request, root merkle.Root)
 	committed := false
 	defer func() { done(committed) }()
 
-	if err := f.mem.Acquire(ctx, size); err != nil {
-		return fmt.Errorf("wait for memory: %w", err)
+	buf, release, err := f.readBody(w, r, size)
+	if err != nil {
+		return err
 	}
-	defer f.mem.Release(size)
-	buf := make([]byte, size)
-	if _, err := io.ReadFull(http.MaxBytesReader(w, r.Body, size), buf); err != nil {
-		return fmt.Errorf("%w: read body: %v", format.ErrBadRequest, err)
-	}
+	defer release()
 	tree := merkle.Build(buf)
 	if got := tree.Root(); got != root {
 		return fmt.Errorf("%w: body hashes to %s, not %s", format.ErrHashMismatch, got, root)
@@ -97,4 +94,18 @@ func (h *handler) putShard(w http.ResponseWriter, req request, root merkle.Root)
 	}
 	f.log.Debug("stored shard", "account", acct.String(), "root", root.String(), "size", size)
 	return writeJSON(w, http.StatusCreated, format.ShardStat{Size: size, Created: created.UTC()})
+}
+
+// readBody reads a request body of exactly size bytes, within the farmer's
+// memory budget (release gives the memory back).
+func (f *Farmer) readBody(w http.ResponseWriter, r *http.Request, size int64) (buf []byte, release func(), err error) {
+	if err := f.mem.Acquire(r.Context(), size); err != nil {
+		return nil, nil, fmt.Errorf("wait for memory: %w", err)
+	}
+	buf = make([]byte, size)
+	if _, err := io.ReadFull(http.MaxBytesReader(w, r.Body, size), buf); err != nil {
+		f.mem.Release(size)
+		return nil, nil, fmt.Errorf("%w: read body: %v", format.ErrBadRequest, err)
+	}
+	return buf, func() { f.mem.Release(size) }, nil
 }

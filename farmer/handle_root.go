@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -70,14 +69,11 @@ func (h *handler) putRoot(w http.ResponseWriter, req request) error {
 	committed := false
 	defer func() { done(committed) }()
 
-	if err := f.mem.Acquire(ctx, size); err != nil {
-		return fmt.Errorf("wait for memory: %w", err)
+	buf, release, err := f.readBody(w, r, size)
+	if err != nil {
+		return err
 	}
-	defer f.mem.Release(size)
-	buf := make([]byte, size)
-	if _, err := io.ReadFull(http.MaxBytesReader(w, r.Body, size), buf); err != nil {
-		return fmt.Errorf("%w: read body: %v", format.ErrBadRequest, err)
-	}
+	defer release()
 	// A plain body: the signed hash is BLAKE3 of the bytes.
 	if err := req.signed.CheckBody(format.BodyHash(buf)); err != nil {
 		return err

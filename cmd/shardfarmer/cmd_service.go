@@ -183,16 +183,7 @@ func runServiceInstall(cmd *cobra.Command, opts *ServiceOptions, g *globals) err
 	if err != nil {
 		return err
 	}
-	wasRunning, err := m.Install()
-	if err != nil {
-		return err
-	}
-	if wasRunning {
-		err = m.Restart()
-	} else {
-		err = m.Start()
-	}
-	if err != nil {
+	if err := m.InstallAndStart(); err != nil {
 		return err
 	}
 	fmt.Fprintf(g.stdout, "installed and started %s (%s); settings in %s; logs: journalctl -u %s\n", u.Name, m.Platform(), path, u.Name)

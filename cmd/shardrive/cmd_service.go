@@ -131,16 +131,7 @@ func runServiceInstall(cmd *cobra.Command, g *globals, o serviceOptions) error {
 	if err := o.checkReady(g); err != nil {
 		return err
 	}
-	wasRunning, err := m.Install()
-	if err != nil {
-		return err
-	}
-	if wasRunning {
-		err = m.Restart()
-	} else {
-		err = m.Start()
-	}
-	if err != nil {
+	if err := m.InstallAndStart(); err != nil {
 		return err
 	}
 	fmt.Printf("installed and started %s (%s, %s); logs: %s\n", u.Name, o.kind(), m.Platform(), o.journal(u))

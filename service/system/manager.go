@@ -77,6 +77,19 @@ func New(u Unit) (*Manager, error) {
 // Platform names the service manager in use, such as "linux-systemd".
 func (m *Manager) Platform() string { return m.svc.Platform() }
 
+// InstallAndStart installs the unit (Install) and starts the service, or
+// restarts it if it was running, so that it runs the unit just written.
+func (m *Manager) InstallAndStart() error {
+	wasRunning, err := m.Install()
+	if err != nil {
+		return err
+	}
+	if wasRunning {
+		return m.Restart()
+	}
+	return m.Start()
+}
+
 // Install writes the unit and enables it, replacing a different unit of
 // the same name (stopping it first). It reports whether the service ran
 // before, so that the caller can start or restart it.
