@@ -188,7 +188,7 @@ func (r *Record) encode(w *writer) error {
 	if r.Type == TypeInode && r.Inode != nil && r.Inode.HasInline && !r.Deleted {
 		flags |= flagInline
 	}
-	if r.field() == nil {
+	if !r.hasField() {
 		return fmt.Errorf("meta: %v record without its %v", r.Type, r.Type)
 	}
 	w.u8(byte(r.Type))
@@ -268,34 +268,23 @@ func (r *Record) encode(w *writer) error {
 	return nil
 }
 
-func (r *Record) field() any {
+// hasField reports whether the field Type names is set.
+func (r *Record) hasField() bool {
 	switch r.Type {
 	case TypeSetting:
-		if r.Setting != nil {
-			return r.Setting
-		}
+		return r.Setting != nil
 	case TypeFarmer:
-		if r.Farmer != nil {
-			return r.Farmer
-		}
+		return r.Farmer != nil
 	case TypeInode:
-		if r.Inode != nil {
-			return r.Inode
-		}
+		return r.Inode != nil
 	case TypeDentry:
-		if r.Dentry != nil {
-			return r.Dentry
-		}
+		return r.Dentry != nil
 	case TypeBlock:
-		if r.Block != nil {
-			return r.Block
-		}
+		return r.Block != nil
 	case TypeXattr:
-		if r.Xattr != nil {
-			return r.Xattr
-		}
+		return r.Xattr != nil
 	}
-	return nil
+	return false
 }
 
 const maxInt64 = int64(^uint64(0) >> 1)
