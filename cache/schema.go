@@ -145,6 +145,44 @@ CREATE TABLE pins (
 	// the moment they were queued, and are deleted from the farmers only
 	// once a root covering it is stored (docs/format/cache.md).
 	schemaV5,
+	// v6: keeping the network honest (docs/format/cache.md). Per-farmer
+	// reputation, availability and the ledger of what the client believes
+	// it owes; the audit challenge each farmer is held to; shards found
+	// lost, which make their blocks candidates for repair.
+	`
+ALTER TABLE farmers ADD COLUMN audits_passed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE farmers ADD COLUMN audits_failed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE farmers ADD COLUMN audit_alpha REAL NOT NULL DEFAULT 5;   -- decayed passes (prior 5)
+ALTER TABLE farmers ADD COLUMN audit_beta REAL NOT NULL DEFAULT 0;    -- decayed failures
+ALTER TABLE farmers ADD COLUMN up_alpha REAL NOT NULL DEFAULT 5;      -- decayed availability checks answered
+ALTER TABLE farmers ADD COLUMN up_beta REAL NOT NULL DEFAULT 0;       -- decayed checks not answered
+ALTER TABLE farmers ADD COLUMN checks INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE farmers ADD COLUMN down_since INTEGER NOT NULL DEFAULT 0; -- unix ns; 0 = answering
+ALTER TABLE farmers ADD COLUMN state_since INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE farmers ADD COLUMN state_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE farmers ADD COLUMN region TEXT NOT NULL DEFAULT '';
+ALTER TABLE farmers ADD COLUMN lost_shards INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE farmers ADD COLUMN owed_byte_hours REAL NOT NULL DEFAULT 0;
+ALTER TABLE farmers ADD COLUMN owed_ingress INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE farmers ADD COLUMN owed_egress INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE farmers ADD COLUMN accrued INTEGER NOT NULL DEFAULT 0;    -- unix ns the byte-hours run to
+
+CREATE TABLE audits (
+	farmer    INTEGER PRIMARY KEY REFERENCES farmers(id),
+	root      BLOB NOT NULL,
+	shard_len INTEGER NOT NULL,
+	leaf      INTEGER NOT NULL,
+	issued    INTEGER NOT NULL,
+	tries     INTEGER NOT NULL DEFAULT 0  -- unanswered attempts while the farmer answered other calls
+);
+
+CREATE TABLE lost (
+	farmer INTEGER NOT NULL REFERENCES farmers(id),
+	root   BLOB NOT NULL,
+	found  INTEGER NOT NULL,
+	PRIMARY KEY (farmer, root)
+) WITHOUT ROWID;
+`,
 }
 
 // SchemaVersion is the user_version this binary writes.

@@ -33,6 +33,7 @@ type Config struct {
 	Mount        mount.Options
 	Uploader     syncer.UploaderConfig
 	Backup       syncer.BackupConfig
+	Keeper       syncer.KeeperConfig
 	Network      netclient.NetworkConfig
 	// ProbeEvery is how often the farmers are probed (so status shows them
 	// up or down) and their figures saved.
@@ -57,6 +58,7 @@ func NewConfig(h Home, dir string) Config {
 		Mount:            daemonMountOptions(),
 		Uploader:         syncer.NewUploaderConfig(),
 		Backup:           syncer.NewBackupConfig(),
+		Keeper:           syncer.NewKeeperConfig(),
 		Network:          netclient.NewNetworkConfig(),
 		ProbeEvery:       time.Minute,
 		FinalSyncTimeout: 30 * time.Second,
@@ -104,6 +106,9 @@ func (c Config) Validate() error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
+	if err := c.Keeper.Validate(); err != nil {
+		return fmt.Errorf("daemon: keeper: %w", err)
+	}
 	u := c.Uploader
 	u.Logger = c.Logger
 	return u.Validate()
@@ -125,6 +130,7 @@ type Daemon struct {
 	sess   *Session
 	up     *syncer.Uploader
 	backup *syncer.Backup
+	keeper *syncer.Keeper
 	m      *mount.Mounted
 	sock   string // the control socket's path
 	ln     net.Listener
@@ -218,6 +224,14 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if d.backup, err = d.sess.NewBackup(ctx, bcfg); err != nil {
 		return nil, err
 	}
+	kcfg := cfg.Keeper
+	kcfg.Logger = cfg.Logger
+	if d.keeper, err = d.sess.NewKeeper(kcfg); err != nil {
+		return nil, err
+	}
+	if err := d.keeper.ApplyStates(ctx); err != nil {
+		return nil, err
+	}
 	mopts := cfg.Mount
 	// A device that lost the drive to another must not write: say so and
 	// mount read-only, so the files stay readable.
@@ -286,6 +300,7 @@ func (d *Daemon) startWork() {
 	d.workCancel = cancel
 	upCtx, upCancel := context.WithCancel(ctx)
 	d.work.Go(func() { d.up.Run(upCtx) })
+	d.work.Go(func() { d.keeper.Run(ctx) })
 	d.work.Go(func() {
 		defer upCancel()
 		d.backup.Run(ctx)

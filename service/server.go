@@ -22,6 +22,7 @@ type controller interface {
 	clearCache(ctx context.Context) (ClearReply, error)
 	unmount(ctx context.Context) (UnmountReply, error)
 	pause(ctx context.Context, paused bool) (PauseReply, error)
+	keeperController
 }
 
 // peerKey is the context key of a connection's peer uid.
@@ -100,6 +101,7 @@ func newControlServer(c controller, uid uint32, log *slog.Logger) *http.Server {
 			reply(w, log, rep, err)
 		})
 	}
+	handleKeeper(mux, c, func(w http.ResponseWriter, v any, err error) { reply(w, log, v, err) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, log, nil, fmt.Errorf("%w: no endpoint %s %s (this daemon speaks %s)", ErrProtocol, r.Method, r.URL.Path, apiPrefix))
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/shardrive/shardrive/cache"
 	"github.com/shardrive/shardrive/core/crypto"
@@ -30,24 +31,45 @@ type Network interface {
 
 // Blocks stores and loads the blocks of one drive.
 type Blocks struct {
-	db      *cache.DB
-	net     Network
-	codec   *codec
-	k, m    int
-	farmers map[format.NodeID]int64 // node ID -> farmers.id; fixed at construction
-	log     *slog.Logger
+	db    *cache.DB
+	net   Network
+	codec *codec
+	k, m  int
+	log   *slog.Logger
+
+	mu      sync.RWMutex            // guards farmers
+	farmers map[format.NodeID]int64 // node ID -> farmers.id
 }
 
 // NewBlocks returns the block store of the drive whose metadata is db, over
 // net. Every farmer net may place on must be in the metadata's farmer table.
 func NewBlocks(ctx context.Context, db *cache.DB, net Network, log *slog.Logger) (*Blocks, error) {
-	b := &Blocks{db: db, net: net, farmers: make(map[format.NodeID]int64), log: log}
+	b := &Blocks{db: db, net: net, log: log}
 	err := db.View(ctx, func(tx *cache.Tx) error {
 		cfg, err := tx.Drive()
 		if err != nil {
 			return err
 		}
 		b.k, b.m = cfg.DataShards, cfg.ParityShards
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := b.LoadFarmers(ctx); err != nil {
+		return nil, err
+	}
+	if b.codec, err = newCodec(b.k, b.m); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// LoadFarmers reads the farmer table again: call it after adding a farmer
+// to the metadata and the network.
+func (b *Blocks) LoadFarmers(ctx context.Context) error {
+	farmers := make(map[format.NodeID]int64)
+	err := b.db.View(ctx, func(tx *cache.Tx) error {
 		fs, err := tx.Farmers()
 		if err != nil {
 			return err
@@ -57,17 +79,25 @@ func NewBlocks(ctx context.Context, db *cache.DB, net Network, log *slog.Logger)
 			if err != nil {
 				return fmt.Errorf("farmer %s in metadata: %w", f.Address, err)
 			}
-			b.farmers[id] = f.ID
+			farmers[id] = f.ID
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if b.codec, err = newCodec(b.k, b.m); err != nil {
-		return nil, err
-	}
-	return b, nil
+	b.mu.Lock()
+	b.farmers = farmers
+	b.mu.Unlock()
+	return nil
+}
+
+// farmerID returns the farmers.id of a node ID.
+func (b *Blocks) farmerID(id format.NodeID) (int64, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	fid, ok := b.farmers[id]
+	return fid, ok
 }
 
 // File is what a block needs to know of its file.
@@ -131,7 +161,7 @@ func (b *Blocks) Store(ctx context.Context, f File, idx int64, plain []byte) (St
 	err = b.db.Update(context.WithoutCancel(ctx), func(tx *cache.Tx) error {
 		keep := make(map[[32]byte]int64, len(placed))
 		for _, p := range placed {
-			fid, ok := b.farmers[p.Farmer]
+			fid, ok := b.farmerID(p.Farmer)
 			if !ok {
 				return fmt.Errorf("shard placed on farmer %s, which the drive does not know", p.Farmer)
 			}

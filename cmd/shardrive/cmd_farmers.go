@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shardrive/shardrive/core/format"
+	"github.com/shardrive/shardrive/service"
+)
+
+// The farmers, verify and repair commands ask the running daemon, or work
+// on the home directly when none runs (as sync does).
+
+func newFarmersCommand(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "farmers [add ADDR | remove ADDR] [--json]",
+		Short: "List the drive's farmers with their audits, reputation and state; add or remove one",
+		Long: "List every farmer: address, latency, audits passed and failed, uptime, shards held, reputation,\n" +
+			"state (active, suspended, disqualified, removing, removed) and what the drive believes it owes it.\n" +
+			"`farmers add ADDR` adds a farmer (it must answer as the node its address names); `farmers remove\n" +
+			"ADDR` stops new shards going to it and moves its shards to the others first; it is removed once\n" +
+			"it holds none (`repair --wait` does that now).",
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runFarmers(cmd.Context(), g, asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (stable, for scripts)")
+	cmd.AddCommand(&cobra.Command{
+		Use:   "add ADDR",
+		Short: "Add a farmer (nodeid@host:port) to the drive",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runFarmerChange(cmd.Context(), g, args[0], true)
+		},
+	}, &cobra.Command{
+		Use:   "remove ADDR|NODEID",
+		Short: "Drain a farmer: move its shards to others, then drop it",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runFarmerChange(cmd.Context(), g, args[0], false)
+		},
+	})
+	return cmd
+}
+
+func runFarmers(ctx context.Context, g *globals, asJSON bool) error {
+	c := service.NewClient(g.home().service().SocketPath())
+	defer c.Close()
+	rep, err := c.Farmers(ctx)
+	if errors.Is(err, service.ErrNoDaemon) {
+		s, serr := openSession(ctx, g, readOnly)
+		if serr != nil {
+			return serr
+		}
+		defer s.Close(context.WithoutCancel(ctx))
+		rep, err = s.Farmers(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(os.Stdout, rep)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "FARMER\tSTATE\tUP\tLATENCY\tAUDITS OK/FAILED\tUPTIME\tSHARDS\tHELD\tREPUTATION\tOWED (GB-h, GB in, GB out)")
+	for _, f := range rep.Farmers {
+		up := "yes"
+		if !f.Up {
+			up = "no"
+			if f.DownSince != nil {
+				up = "no, " + time.Since(*f.DownSince).Round(time.Second).String()
+			}
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%.1f ms\t%d/%d\t%.0f%%\t%d\t%s\t%.2f\t%.3f, %.3f, %.3f\n",
+			f.Address, f.State, up, f.LatencyMS, f.AuditsPassed, f.AuditsFailed, f.Uptime*100, f.ShardsHeld,
+			humanBytes(f.BytesHeld), f.Reputation, f.Owed.ByteHours/1e9, float64(f.Owed.Ingress)/1e9, float64(f.Owed.Egress)/1e9)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	for _, f := range rep.Farmers {
+		if f.Reason != "" && f.State != "active" {
+			fmt.Printf("%s: %s (%s)\n", f.Address, f.State, f.Reason)
+		}
+	}
+	return nil
+}
+
+func runFarmerChange(ctx context.Context, g *globals, arg string, add bool) error {
+	if add {
+		if _, err := format.ParseAddress(arg); err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+	}
+	c := service.NewClient(g.home().service().SocketPath())
+	defer c.Close()
+	call := c.RemoveFarmer
+	if add {
+		call = c.AddFarmer
+	}
+	err := call(ctx, arg)
+	if errors.Is(err, service.ErrNoDaemon) {
+		err = farmerChangeDirect(ctx, g, arg, add)
+	}
+	if err != nil {
+		return err
+	}
+	if add {
+		fmt.Printf("farmer added: %s\n", arg)
+	} else {
+		fmt.Printf("farmer removing: %s gets no new shards; its shards move to the others (repair --wait does it now)\n", arg)
+	}
+	return nil
+}
+
+func farmerChangeDirect(ctx context.Context, g *globals, arg string, add bool) error {
+	s, err := openSession(ctx, g, readWrite)
+	if err != nil {
+		return err
+	}
+	defer s.Close(context.WithoutCancel(ctx))
+	if add {
+		a, _ := format.ParseAddress(arg)
+		err = s.AddFarmer(ctx, a)
+	} else {
+		var id format.NodeID
+		if a, perr := format.ParseAddress(arg); perr == nil {
+			id = a.ID
+		} else if id, err = format.ParseNodeID(arg); err != nil {
+			return fmt.Errorf("%w: %q is neither a farmer address nor a node ID", errUsage, arg)
+		}
+		err = s.RemoveFarmer(ctx, id)
+	}
+	if err != nil {
+		return err
+	}
+	// The farmer list is part of the metadata: back it up before leaving.
+	return s.Sync(ctx, 0)
+}
+
+func newVerifyCommand(g *globals) *cobra.Command {
+	var full, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "verify [--full] [--json]",
+		Short: "Audit the farmers now and print the drive's health and estimated durability",
+		Long: "Challenge every farmer to prove it holds a random piece of a random shard (--full: fetch and\n" +
+			"check every shard each farmer holds), update their reputation, and print a health report: each\n" +
+			"failing farmer, the blocks below k+m healthy shards, and the drive's estimated chance of losing\n" +
+			"a block per year. Exits 5 when some block has fewer than k healthy shards.",
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVerify(cmd.Context(), g, full, asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&full, "full", false, "check every shard, whole")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (stable, for scripts)")
+	return cmd
+}
+
+func runVerify(ctx context.Context, g *globals, full, asJSON bool) error {
+	c := service.NewClient(g.home().service().SocketPath())
+	defer c.Close()
+	rep, err := c.Verify(ctx, full)
+	if errors.Is(err, service.ErrNoDaemon) {
+		s, serr := openSession(ctx, g, readWrite)
+		if serr != nil {
+			return serr
+		}
+		defer s.Close(context.WithoutCancel(ctx))
+		rep, err = s.Verify(ctx, full)
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if err := printJSON(os.Stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		printHealth(rep)
+	}
+	if rep.Blocks.Lost > 0 {
+		return fmt.Errorf("%w: %d blocks have fewer than k = %d healthy shards", errDamagedDrive, rep.Blocks.Lost, rep.Blocks.K)
+	}
+	return nil
+}
+
+var errDamagedDrive = errors.New("drive damaged")
+
+func printHealth(rep service.VerifyReply) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "FARMER\tUP\tPASSED\tFAILED\tUNANSWERED\tLOST\tSTATE")
+	var failing []string
+	for _, f := range rep.Farmers {
+		up := "yes"
+		if !f.Up {
+			up = "no"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", f.Address, up, f.Passed, f.Failed, f.Unanswered, f.Lost, f.State)
+		switch {
+		case f.Failed > 0 || f.Lost > 0:
+			failing = append(failing, fmt.Sprintf("FAILING %s: %d audits failed, %d shards lost; %s %s", f.Address, f.Failed, f.Lost, f.State, f.Reason))
+		case f.State == "suspended" || f.State == "disqualified":
+			failing = append(failing, fmt.Sprintf("FAILING %s: %s (%s)", f.Address, f.State, f.Reason))
+		case !f.Up && f.State != "removed":
+			failing = append(failing, fmt.Sprintf("DOWN %s: %s", f.Address, f.Error))
+		}
+	}
+	w.Flush()
+	for _, l := range failing {
+		fmt.Println(l)
+	}
+	b := rep.Blocks
+	fmt.Printf("blocks: %d, coded %d+%d, repair threshold %d\n", b.Total, b.K, b.M, b.Threshold)
+	var ns []int
+	for n := range b.ByHealthy {
+		ns = append(ns, n)
+	}
+	sort.Ints(ns)
+	var parts []string
+	for _, n := range ns {
+		parts = append(parts, fmt.Sprintf("%d with %d healthy", b.ByHealthy[n], n))
+	}
+	if len(parts) > 0 {
+		fmt.Printf("  %s\n", strings.Join(parts, ", "))
+	}
+	fmt.Printf("blocks below k+m = %d: %d; below the repair threshold: %d; below k (unrecoverable): %d\n",
+		b.K+b.M, b.BelowFull, b.Below, b.Lost)
+	d := rep.Durability
+	fmt.Printf("durability: shard loss rate %.3g/year, farmer availability %.1f%%, repair window %.0f h\n",
+		d.LossRate, d.Availability*100, d.WindowHours)
+	fmt.Printf("estimated chance of losing a block per year: %.3g (any block of this drive: %.3g); a block unreadable at a given moment: %.3g\n",
+		d.BlockLossPerYear, d.DriveLossPerYear, d.Unreadable)
+}
+
+func newRepairCommand(g *globals) *cobra.Command {
+	var wait, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "repair [--wait] [--json]",
+		Short: "Repair every block below the repair threshold now",
+		Long: "Rebuild the shards of every block with fewer healthy shards than the repair threshold and\n" +
+			"place them on other farmers. With --wait (always without a daemon), return when done: exit 0\n" +
+			"when nothing is left below the threshold, 4 when too few farmers were available for some.",
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRepair(cmd.Context(), g, wait, asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&wait, "wait", false, "return once the repair is done")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (stable, for scripts)")
+	return cmd
+}
+
+func runRepair(ctx context.Context, g *globals, wait, asJSON bool) error {
+	c := service.NewClient(g.home().service().SocketPath())
+	defer c.Close()
+	rep, err := c.Repair(ctx, wait)
+	if errors.Is(err, service.ErrNoDaemon) {
+		s, serr := openSession(ctx, g, readWrite)
+		if serr != nil {
+			return serr
+		}
+		defer s.Close(context.WithoutCancel(ctx))
+		rep, err = s.Repair(ctx)
+		wait = true
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if err := printJSON(os.Stdout, rep); err != nil {
+			return err
+		}
+	} else if !wait {
+		fmt.Println("repair started")
+	} else {
+		fmt.Printf("repaired %d blocks: %d shards placed (%s moved); %d blocks still below the threshold\n",
+			rep.Blocks, rep.Shards, humanBytes(rep.Bytes), rep.Remaining)
+	}
+	if wait && rep.Remaining > 0 {
+		return fmt.Errorf("%w: %d blocks are still below the repair threshold", errRepairIncomplete, rep.Remaining)
+	}
+	return nil
+}
+
+var errRepairIncomplete = errors.New("repair incomplete")
+
+// humanBytes prints n in binary units.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n), -1
+	for v >= unit && i < 4 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[i])
+}
