@@ -475,3 +475,15 @@ func (t *Tx) SetRepairThreshold(th int) error {
 	}
 	return t.setSetting("repair_threshold", u64(uint64(th)))
 }
+
+// DropDeadGarbage forgets garbage on disqualified and removed farmers that
+// failed tries deletions: such a farmer is not paid for what it keeps, and
+// may never answer again. It returns how many rows went.
+func (t *Tx) DropDeadGarbage(tries int) (int64, error) {
+	res, err := t.exec(`DELETE FROM garbage WHERE tries >= ? AND farmer IN
+		(SELECT id FROM farmers WHERE state IN ('disqualified', 'removed'))`, tries)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

@@ -11,6 +11,10 @@ import (
 	"github.com/shardrive/shardrive/netclient"
 )
 
+// deadGarbageTries is how many failed deletions a shard on a farmer the
+// drive gave up on gets before it is forgotten.
+const deadGarbageTries = 5
+
 // RepairReport is what one repair pass did.
 type RepairReport struct {
 	Blocks    int   // blocks repaired (at least one shard placed anew)
@@ -84,6 +88,9 @@ func (k *Keeper) Repair(ctx context.Context) (RepairReport, error) {
 		rep.Lowest = k.blocks.k + k.blocks.m
 		if len(left) > 0 {
 			rep.Lowest = left[0].Healthy
+		}
+		if _, err := tx.DropDeadGarbage(deadGarbageTries); err != nil {
+			return err
 		}
 		return k.finishRemovals(tx)
 	})
