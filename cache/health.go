@@ -487,3 +487,35 @@ func (t *Tx) DropDeadGarbage(tries int) (int64, error) {
 	}
 	return res.RowsAffected()
 }
+
+// BackupDegraded reports whether some metadata backup object has a shard
+// that is not healthy: the next backup round then writes a new checkpoint
+// (on healthy farmers) instead of repairing the old objects shard by
+// shard, since a checkpoint replaces them all.
+func (t *Tx) BackupDegraded() (bool, error) {
+	objs, err := t.BackupObjects()
+	if err != nil {
+		return false, err
+	}
+	states := make(map[int64]string)
+	fs, err := t.Farmers()
+	if err != nil {
+		return false, err
+	}
+	for _, f := range fs {
+		states[f.ID] = f.State
+	}
+	for _, o := range objs {
+		for _, p := range o.Parts {
+			for _, s := range p.Shards {
+				if !Holds(states[int64(s.Farmer)]) {
+					return true, nil
+				}
+				if lost, err := t.IsLost(int64(s.Farmer), s.Root); err != nil || lost {
+					return lost, err
+				}
+			}
+		}
+	}
+	return false, nil
+}

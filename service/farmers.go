@@ -284,6 +284,11 @@ func (s *Session) Repair(ctx context.Context) (RepairReply, error) {
 		return repairReply(r), fmt.Errorf("metadata backup: %w", err)
 	}
 	_ = s.Drive.CollectGarbage(ctx)
+	// The backup round may have moved the metadata off a farmer being
+	// removed: a second pass (nothing left to rebuild) finishes its removal.
+	if _, err := k.Repair(ctx); err != nil {
+		return repairReply(r), err
+	}
 	return repairReply(r), nil
 }
 

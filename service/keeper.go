@@ -53,6 +53,28 @@ func (g *gate) FarmerInfo(ctx context.Context, farmer format.NodeID) (format.Inf
 
 func (g *gate) SetExcluded(ids []format.NodeID) { g.net.SetExcluded(ids) }
 
+// applyExclusions tells the network which farmers get no new shards (the
+// keeper does the same each round; a session without one needs it too).
+func (s *Session) applyExclusions(ctx context.Context) error {
+	var fs []cache.Farmer
+	if err := s.DB.View(ctx, func(tx *cache.Tx) (err error) { fs, err = tx.Farmers(); return err }); err != nil {
+		return err
+	}
+	var ids []format.NodeID
+	for _, f := range fs {
+		if f.State == cache.StateActive {
+			continue
+		}
+		id, err := format.ParseNodeID(f.NodeID)
+		if err != nil {
+			return fmt.Errorf("farmer %s: %w", f.Address, err)
+		}
+		ids = append(ids, id)
+	}
+	s.Net.SetExcluded(ids)
+	return nil
+}
+
 // NewKeeper returns the drive's keeper over the session's gate.
 func (s *Session) NewKeeper(cfg syncer.KeeperConfig) (*syncer.Keeper, error) {
 	if cfg.Logger == nil {
@@ -104,8 +126,13 @@ func (s *Session) AddFarmer(ctx context.Context, addr format.Address) error {
 		c.Close()
 		return err
 	}
-	if err := s.Net.Add(c); err != nil && !errors.Is(err, netclient.ErrDuplicateFarmer) {
+	if err := s.Net.Add(c); err != nil {
 		c.Close()
+		if !errors.Is(err, netclient.ErrDuplicateFarmer) {
+			return err
+		}
+	}
+	if err := s.applyExclusions(ctx); err != nil {
 		return err
 	}
 	return s.Blocks.LoadFarmers(ctx)
@@ -114,7 +141,7 @@ func (s *Session) AddFarmer(ctx context.Context, addr format.Address) error {
 // RemoveFarmer starts draining a farmer: it gets no new shards, the keeper
 // moves its shards to others, and it is marked removed once it holds none.
 func (s *Session) RemoveFarmer(ctx context.Context, id format.NodeID) error {
-	return s.DB.Update(ctx, func(tx *cache.Tx) error {
+	err := s.DB.Update(ctx, func(tx *cache.Tx) error {
 		fs, err := tx.Farmers()
 		if err != nil {
 			return err
@@ -131,4 +158,8 @@ func (s *Session) RemoveFarmer(ctx context.Context, id format.NodeID) error {
 		}
 		return fmt.Errorf("%s: %w", id, ErrFarmerUnknown)
 	})
+	if err != nil {
+		return err
+	}
+	return s.applyExclusions(ctx)
 }

@@ -127,6 +127,9 @@ func Open(ctx context.Context, h Home, cfg OpenConfig) (_ *Session, err error) {
 			return nil, err
 		}
 	}
+	if err := s.applyExclusions(ctx); err != nil {
+		return nil, err
+	}
 	s.gate = newGate(s.Net)
 	if s.Blocks, err = syncer.NewBlocks(ctx, s.DB, s.gate, cfg.Logger); err != nil {
 		return nil, err

@@ -305,11 +305,15 @@ func (b *Backup) doRound(ctx context.Context, hold bool) error {
 		st      cache.BackupState
 		objs    []cache.BackupObject
 		farmers []cache.Farmer
-		seq     int64
-		changes []meta.Record
+		seq      int64
+		changes  []meta.Record
+		degraded bool
 	)
 	err := b.db.View(ctx, func(tx *cache.Tx) (err error) {
 		if st, err = tx.BackupState(); err != nil {
+			return err
+		}
+		if degraded, err = tx.BackupDegraded(); err != nil {
 			return err
 		}
 		if objs, err = tx.BackupObjects(); err != nil {
@@ -327,7 +331,7 @@ func (b *Backup) doRound(ctx context.Context, hold bool) error {
 	if st.LostTo != "" {
 		return fmt.Errorf("%w (device %s); this device no longer writes", ErrLeaseLost, st.LostTo)
 	}
-	plan, err := b.plan(ctx, objs, changes)
+	plan, err := b.plan(ctx, objs, changes, degraded)
 	if err != nil {
 		return err
 	}
@@ -421,9 +425,12 @@ const (
 	minCheckpointBytes = 1 << 20
 )
 
-func (b *Backup) plan(ctx context.Context, objs []cache.BackupObject, changes []meta.Record) (roundPlan, error) {
+// plan decides a round's objects. degraded (an object has a shard the
+// keeper no longer counts as healthy) forces a checkpoint: it replaces every
+// object, so it is the metadata's repair.
+func (b *Backup) plan(ctx context.Context, objs []cache.BackupObject, changes []meta.Record, degraded bool) (roundPlan, error) {
 	var p roundPlan
-	if len(objs) == 0 || objs[0].Kind != meta.Checkpoint {
+	if len(objs) == 0 || objs[0].Kind != meta.Checkpoint || (degraded && len(changes) > 0) {
 		p.checkpoint, p.drop = true, objs
 		return p, nil
 	}

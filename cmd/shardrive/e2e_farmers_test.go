@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shardrive/shardrive/service"
+)
+
+func farmersJSON(t *testing.T, home string) map[string]service.FarmerReport {
+	t.Helper()
+	var rep service.FarmersReply
+	if err := json.Unmarshal([]byte(mustRun(t, home, "farmers", "--json")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]service.FarmerReport)
+	for _, f := range rep.Farmers {
+		out[f.Address] = f
+	}
+	return out
+}
+
+// The farmer commands end to end over real shardfarmer processes, without
+// a daemon: list, add, verify (with a farmer down), remove with its shards
+// drained by repair --wait, and the file read back with the removed and
+// the down farmer gone.
+func TestFarmersVerifyRepairCommands(t *testing.T) {
+	home, farmers := network(t, 8, 4, 2, "256KiB")
+	src, want := randomFile(t, t.TempDir(), 3<<20)
+	mustRun(t, home, "put", src, "/f.bin")
+
+	fs := farmersJSON(t, home)
+	var held int64
+	for _, f := range farmers {
+		r, ok := fs[f.addr]
+		if !ok || r.State != "active" {
+			t.Fatalf("farmer %s: %+v", f.addr, r)
+		}
+		held += r.ShardsHeld
+	}
+	if held < 12*6 { // 12 file blocks of 6 shards, plus the metadata backup's
+		t.Fatalf("farmers hold %d shards, want at least 72", held)
+	}
+	if out := mustRun(t, home, "farmers"); !strings.Contains(out, "REPUTATION") || !strings.Contains(out, farmers[0].addr) {
+		t.Fatalf("farmers table:\n%s", out)
+	}
+
+	extra := startFarmer(t, filepath.Join(t.TempDir(), "farm9"))
+	mustRun(t, home, "farmers", "add", extra.addr)
+	if r := shardrive(t, home, nil, "farmers", "add", extra.addr); r.code != exitUsage {
+		t.Fatalf("adding a farmer twice: exit %d (%s)", r.code, r.stderr)
+	}
+	if _, ok := farmersJSON(t, home)[extra.addr]; !ok {
+		t.Fatal("added farmer not listed")
+	}
+
+	farmers[2].stop(t)
+	out := mustRun(t, home, "verify")
+	for _, w := range []string{"DOWN " + farmers[2].addr, "blocks below k+m", "estimated chance of losing a block per year"} {
+		if !strings.Contains(out, w) {
+			t.Fatalf("verify output lacks %q:\n%s", w, out)
+		}
+	}
+	var vr service.VerifyReply
+	if err := json.Unmarshal([]byte(mustRun(t, home, "verify", "--full", "--json")), &vr); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range vr.Farmers {
+		if f.Failed != 0 {
+			t.Fatalf("an honest farmer failed verify --full: %+v", f)
+		}
+	}
+	if vr.Blocks.Lost != 0 || vr.Durability.BlockLossPerYear <= 0 {
+		t.Fatalf("verify --full: %+v", vr)
+	}
+
+	gone := farmers[5]
+	mustRun(t, home, "farmers", "remove", gone.addr)
+	if r := fs[gone.addr]; r.ShardsHeld == 0 {
+		t.Fatal("the removed farmer held nothing to drain")
+	}
+	mustRun(t, home, "repair", "--wait")
+	if r := farmersJSON(t, home)[gone.addr]; r.State != "removed" || r.ShardsHeld != 0 {
+		t.Fatalf("after repair --wait the removed farmer is %s holding %d", r.State, r.ShardsHeld)
+	}
+	gone.stop(t)
+	dst := filepath.Join(t.TempDir(), "copy")
+	mustRun(t, home, "get", "/f.bin", dst)
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, want) {
+		t.Fatal("file differs after the drain")
+	}
+}
