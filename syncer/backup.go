@@ -302,9 +302,9 @@ func (b *Backup) doRound(ctx context.Context, hold bool) error {
 	b.round.Lock()
 	defer b.round.Unlock()
 	var (
-		st      cache.BackupState
-		objs    []cache.BackupObject
-		farmers []cache.Farmer
+		st       cache.BackupState
+		objs     []cache.BackupObject
+		farmers  []cache.Farmer
 		seq      int64
 		changes  []meta.Record
 		degraded bool
