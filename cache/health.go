@@ -432,10 +432,11 @@ func (t *Tx) AccrueLedger(now time.Time) error {
 	return nil
 }
 
-// AddTraffic adds shard bytes moved to and from farmer to its ledger.
-func (t *Tx) AddTraffic(farmer int64, ingress, egress int64) error {
-	_, err := t.exec("UPDATE farmers SET owed_ingress = owed_ingress + ?, owed_egress = owed_egress + ? WHERE id = ?",
-		ingress, egress, farmer)
+// AddTraffic adds shard bytes moved to and from the farmer with node ID
+// nodeID to its ledger.
+func (t *Tx) AddTraffic(nodeID string, ingress, egress int64) error {
+	_, err := t.exec("UPDATE farmers SET owed_ingress = owed_ingress + ?, owed_egress = owed_egress + ? WHERE node_id = ?",
+		ingress, egress, nodeID)
 	return err
 }
 

@@ -32,6 +32,10 @@ type Config struct {
 	Advertise string
 	// Software names the running program in Info, e.g. "shardfarmer 1.2".
 	Software string
+	// Region is an optional location label served in Info (e.g.
+	// "eu-west"), so that clients can keep a block's shards out of one
+	// region; see format.CheckRegion. Empty: none declared.
+	Region string
 
 	// HTTP server limits.
 	ReadHeaderTimeout time.Duration
@@ -94,6 +98,9 @@ func (c Config) Validate() error {
 		if err := format.CheckHostPort(c.Advertise); err != nil {
 			errs = append(errs, fmt.Errorf("advertise %q: %w", c.Advertise, err))
 		}
+	}
+	if err := format.CheckRegion(c.Region); err != nil {
+		errs = append(errs, fmt.Errorf("region: %w", err))
 	}
 	for _, d := range []struct {
 		name string

@@ -17,9 +17,12 @@
 //     shard bytes, written atomically (temp file, fsync, rename, fsync of
 //     the directory).
 //   - Index: SQLite (farmer.db) listing shards per account and their
-//     accounting (stored bytes, shard count, ingress, egress, byte-hours).
-//     The files are the truth; start-up reconciliation makes the index
-//     agree with them.
+//     accounting (stored bytes, shard count, ingress, egress, byte-hours,
+//     first seen), served to each account in Info and to the operator by
+//     ReadStats. The files are the truth; start-up reconciliation makes
+//     the index agree with them.
+//   - Region: a free-text location label the operator may declare
+//     (Config.Region), served in Info for placement.
 //   - Root record: one opaque record per account, with a version that
 //     only grows (PUT and GET /v1/root). It lives in the index only; the
 //     farmer cannot read or check it, only refuse an older version.
@@ -56,7 +59,12 @@
 //	...
 //	f.Shutdown(ctx)                   // finishes uploads, flushes, closes
 //
+//	st, err := farmer.ReadStats(ctx, dir, time.Now()) // accounting, beside a running farmer or not
+//
 // Tests start in-process farmers with StartTest; ShardPath lets a test
 // harness damage a stored shard on disk the way a failing or malicious
-// farmer would.
+// farmer would, and StartLiar runs one that lies on the wire: serves
+// forged bytes (SetLie), loses shards (DropShards), dodges audits by
+// hanging or failing partial reads only (SetDodge, DodgePartialReads),
+// or rolls back its root record.
 package farmer

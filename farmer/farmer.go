@@ -58,6 +58,7 @@ type Farmer struct {
 	addr       format.Address
 	closed     bool
 
+	stopping  chan struct{} // closed when Shutdown starts
 	stopFlush chan struct{} // closed by Shutdown to stop flushLoop
 	flushDone chan struct{} // closed when flushLoop returned
 
@@ -96,7 +97,7 @@ func open(cfg Config, logger *slog.Logger) (_ *Farmer, err error) {
 	if st, err := os.Stat(cfg.Dir); err == nil && runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
 		logger.Warn("data directory is accessible by other users; chmod 700 it", "dir", cfg.Dir, "mode", fmt.Sprintf("%#o", st.Mode().Perm()))
 	}
-	f := &Farmer{cfg: cfg, log: logger, stopFlush: make(chan struct{}), flushDone: make(chan struct{})}
+	f := &Farmer{cfg: cfg, log: logger, stopping: make(chan struct{}), stopFlush: make(chan struct{}), flushDone: make(chan struct{})}
 	if f.lock, err = lockDir(filepath.Join(cfg.Dir, lockFile)); err != nil {
 		return nil, err
 	}
@@ -230,6 +231,7 @@ func (f *Farmer) Shutdown(ctx context.Context) error {
 }
 
 func (f *Farmer) shutdown(ctx context.Context) error {
+	close(f.stopping)
 	f.mu.Lock()
 	f.closed = true
 	srv := f.srv

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/shardrive/shardrive/core/format"
@@ -209,5 +210,22 @@ func TestFarmerRestartKeepsIdentityAndShards(t *testing.T) {
 	}
 	if info := c2.info(); info.Account.Used != int64(len(data)) || info.Account.Shards != 1 {
 		t.Fatalf("usage after restart = %+v", info.Account)
+	}
+}
+
+func TestFarmerRegion(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Region = "eu-west"
+	f, addr := StartTest(t, cfg)
+	key, _ := newAccount(t)
+	if info := newRawClient(t, f, addr, key).info(); info.Region != "eu-west" {
+		t.Fatalf("info region = %q", info.Region)
+	}
+	for _, bad := range []string{strings.Repeat("r", format.MaxRegionLen+1), "eu\x1bwest", "eu "} {
+		cfg := testConfig(t)
+		cfg.Region = bad
+		if _, err := New(cfg, nil); !errors.Is(err, ErrInvalidConfig) || !errors.Is(err, format.ErrBadRegion) {
+			t.Errorf("New with region %q = %v, want ErrInvalidConfig wrapping ErrBadRegion", bad, err)
+		}
 	}
 }

@@ -35,7 +35,9 @@ func lockDir(path string) (*dirLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	err = retryLocked(func() error { return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) },
+		func(err error) bool { return errors.Is(err, syscall.EWOULDBLOCK) })
+	if err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%w: %s", errLocked, path)
@@ -43,6 +45,28 @@ func lockDir(path string) (*dirLock, error) {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	return &dirLock{f: f}, nil
+}
+
+// lockHeld reports whether a process holds the lock file at path. It
+// probes with a shared lock it drops at once (see ReadStats); a missing
+// file means no farmer ever ran there.
+func lockHeld(path string) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("probe lock: %w", err)
+	}
+	defer f.Close() // drops the probe's lock
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("probe lock %s: %w", path, err)
+	}
+	return false, nil
 }
 
 func (l *dirLock) unlock() error { return l.f.Close() }

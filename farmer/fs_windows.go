@@ -26,8 +26,10 @@ func lockDir(path string) (*dirLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
-	ol := new(windows.Overlapped)
-	err = windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, ol)
+	err = retryLocked(func() error {
+		ol := new(windows.Overlapped)
+		return windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, ol)
+	}, func(err error) bool { return errors.Is(err, windows.ERROR_LOCK_VIOLATION) })
 	if err != nil {
 		f.Close()
 		if errors.Is(err, windows.ERROR_LOCK_VIOLATION) {
@@ -39,6 +41,31 @@ func lockDir(path string) (*dirLock, error) {
 }
 
 func (l *dirLock) unlock() error { return l.f.Close() }
+
+// lockHeld reports whether a process holds the lock file at path. It
+// probes with a shared lock it drops at once (see ReadStats); a missing
+// file means no farmer ever ran there.
+func lockHeld(path string) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("probe lock: %w", err)
+	}
+	defer f.Close() // drops the probe's lock
+	ol := new(windows.Overlapped)
+	err = windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, ol)
+	if errors.Is(err, windows.ERROR_LOCK_VIOLATION) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("probe lock %s: %w", path, err)
+	}
+	// Closing the handle unlocks too, but not necessarily at once.
+	windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, ol)
+	return false, nil
+}
 
 // isNoSpace reports whether err is the disk being full.
 func isNoSpace(err error) bool {

@@ -160,7 +160,7 @@ func checkConsistent(tb testing.TB, f *Farmer) {
 		tb.Fatalf("space: used %d reserved %d, index holds %d", used, reserved, total)
 	}
 	for acct, want := range perAcct {
-		u, err := f.index.usage(ctx, acct)
+		u, err := f.index.usage(ctx, acct, time.Now())
 		if err != nil || u.stored != want {
 			tb.Fatalf("usage of %s: %+v %v, want %d stored", acct, u, err, want)
 		}

@@ -233,19 +233,32 @@ func (ix *index) markCorrupt(ctx context.Context, acct format.AccountID, root me
 	return err
 }
 
-// accountUsage is one account's row of the usage table.
+// accountUsage is one account's row of the usage table, with byte-hours
+// accrued up to a given time.
 type accountUsage struct {
-	stored, shards, egress int64
+	stored, shards, ingress, egress int64
+	byteHours                       float64
+	since                           time.Time // accounts.created_unix; zero for an unknown account
 }
 
-// usage returns acct's accounting; zero for an unknown account.
-func (ix *index) usage(ctx context.Context, acct format.AccountID) (accountUsage, error) {
+// accruedSQL is byte_hours accrued up to :now without writing it, for
+// answers that must be current between flushes.
+const accruedSQL = `u.byte_hours + u.stored_bytes * max(0, :now - u.accrued_unix) / 3600.0`
+
+// usage returns acct's accounting, byte-hours accrued up to now (egress
+// counted in memory and not yet flushed is the caller's to add); zero for
+// an unknown account.
+func (ix *index) usage(ctx context.Context, acct format.AccountID, now time.Time) (accountUsage, error) {
 	var u accountUsage
-	err := ix.db.QueryRowContext(ctx, `SELECT u.stored_bytes, u.shard_count, u.egress_bytes FROM usage u
-		JOIN accounts a ON a.id = u.account WHERE a.key = ?`, acct[:]).Scan(&u.stored, &u.shards, &u.egress)
+	var since int64
+	err := ix.db.QueryRowContext(ctx, `SELECT u.stored_bytes, u.shard_count, u.ingress_bytes, u.egress_bytes,
+		`+accruedSQL+`, a.created_unix FROM usage u JOIN accounts a ON a.id = u.account WHERE a.key = :key`,
+		sql.Named("now", now.Unix()), sql.Named("key", acct[:])).
+		Scan(&u.stored, &u.shards, &u.ingress, &u.egress, &u.byteHours, &since)
 	if errors.Is(err, sql.ErrNoRows) {
 		return accountUsage{}, nil
 	}
+	u.since = time.Unix(since, 0).UTC()
 	return u, err
 }
 

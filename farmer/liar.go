@@ -2,6 +2,7 @@ package farmer
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,20 +23,68 @@ import (
 // with ok=true drops the shard (the farmer answers not found).
 type Lie func(root merkle.Root, stored []byte, shard func(merkle.Root) []byte) (served []byte, ok bool)
 
+// DodgeAction is how a Liar answers a read its Dodge picks out.
+type DodgeAction int
+
+const (
+	// DodgeNone answers the read (honestly, or through the Lie).
+	DodgeNone DodgeAction = iota
+	// DodgeHang never answers: the request hangs until the client gives
+	// up (its context ends), as a farmer that times out does, or until
+	// the liar shuts down.
+	DodgeHang
+	// DodgeInternal answers 500 with the wire code "internal"
+	// (format.ErrInternal), as a farmer with a passing fault does.
+	DodgeInternal
+)
+
+func (a DodgeAction) String() string {
+	switch a {
+	case DodgeNone:
+		return "none"
+	case DodgeHang:
+		return "hang"
+	case DodgeInternal:
+		return "internal"
+	}
+	return fmt.Sprintf("DodgeAction(%d)", int(a))
+}
+
+// Dodge decides, from a GET of shard root with its range (off >= 0; n is
+// -1 for "to the end"), whether and how the liar dodges it. It sees only
+// reads the farmer would serve: signed, well formed, of a shard it holds.
+type Dodge func(root merkle.Root, off, n int64) DodgeAction
+
+// DodgePartialReads is the Dodge of a farmer that refuses audits and
+// serves everything else: every read that is not of a whole shard
+// (offset 0, length -1 or absent) gets act. An audit is a one-leaf read;
+// the client's whole-shard reads, uploads, stats and deletes stay honest.
+func DodgePartialReads(act DodgeAction) Dodge {
+	return func(_ merkle.Root, off, n int64) DodgeAction {
+		if off != 0 || n != -1 {
+			return act
+		}
+		return DodgeNone
+	}
+}
+
 // Liar is the malicious-farmer harness: a real farmer (real identity, TLS,
 // request signing, storage) that keeps a copy of every shard it is told to
 // delete and answers reads through a Lie. Whatever it serves comes with a
 // valid Merkle proof for the bytes it chose, so only the client's own roots
-// can expose it. Its root record slot lies on demand too (FreezeRoot,
-// ServeRoot, DropRoot); only the client's signature and version checks can
-// expose that. It still answers only requests signed by an account. For
-// tests only.
+// can expose it. It can drop shards (DropShards) and dodge chosen reads,
+// audits for instance, by hanging or failing (SetDodge). Its root record
+// slot lies on demand too (FreezeRoot, ServeRoot, DropRoot); only the
+// client's signature and version checks can expose that. It still answers
+// only requests signed by an account. For tests only.
 type Liar struct {
 	*Farmer
 	next http.Handler
 
-	mu       sync.Mutex // guards lie, kept, accounts and the root lie
+	mu       sync.Mutex // guards lie, dodge, dodged, kept, accounts and the root lie
 	lie      Lie
+	dodge    Dodge
+	dodged   int
 	kept     map[shardKey][]byte
 	accounts map[format.AccountID]bool
 
@@ -72,6 +121,47 @@ func (l *Liar) SetLie(lie Lie) {
 	l.mu.Lock()
 	l.lie = lie
 	l.mu.Unlock()
+}
+
+// DropShards makes the liar lose every shard drop picks from now on: reads
+// of it, whole or partial, answer not_found, while stat and Info still
+// count it and DELETE still succeeds, as on a farmer that silently lost
+// the file. It replaces the Lie (SetLie); drop must be safe for concurrent
+// use and give the same answer for a root every time.
+func (l *Liar) DropShards(drop func(merkle.Root) bool) {
+	l.SetLie(func(root merkle.Root, _ []byte, _ func(merkle.Root) []byte) ([]byte, bool) {
+		return nil, drop(root)
+	})
+}
+
+// ShardFraction picks about fraction (0 to 1) of all roots, the same ones
+// every time and on every liar: a root is picked when its first 8 bytes,
+// read as a number, fall below fraction of their range. Roots are uniform,
+// so among n shards about fraction*n are picked.
+func ShardFraction(fraction float64) func(merkle.Root) bool {
+	switch {
+	case fraction <= 0:
+		return func(merkle.Root) bool { return false }
+	case fraction >= 1:
+		return func(merkle.Root) bool { return true }
+	}
+	limit := uint64(fraction * (1 << 64))
+	return func(root merkle.Root) bool { return binary.BigEndian.Uint64(root[:8]) < limit }
+}
+
+// SetDodge makes the liar dodge the reads d picks from now on; nil stops
+// dodging. Dodged reads are dodged before the Lie is asked.
+func (l *Liar) SetDodge(d Dodge) {
+	l.mu.Lock()
+	l.dodge = d
+	l.mu.Unlock()
+}
+
+// Dodged returns how many reads the liar has dodged so far.
+func (l *Liar) Dodged() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.dodged
 }
 
 // FreezeRoot makes the liar a rollback attacker from now on: it answers
@@ -127,8 +217,16 @@ func (l *Liar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{header: http.Header{}, code: http.StatusOK}
 	l.next.ServeHTTP(rec, r)
 	l.mu.Lock()
-	lie := l.lie
+	lie, dodge := l.lie, l.dodge
 	l.mu.Unlock()
+	if rec.code == http.StatusOK && dodge != nil {
+		if off, n, err := rangeParams(r.URL.Query()); err == nil {
+			if act := dodge(root, off, n); act != DodgeNone {
+				l.dodgeRead(w, r, act)
+				return
+			}
+		}
+	}
 	var served []byte
 	ok := false
 	if rec.code == http.StatusOK && lie != nil {
@@ -141,6 +239,28 @@ func (l *Liar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		lieError(w, format.ErrNotFound)
 	default:
 		l.serve(w, r, served)
+	}
+}
+
+// dodgeRead refuses a read as act says.
+func (l *Liar) dodgeRead(w http.ResponseWriter, r *http.Request, act DodgeAction) {
+	l.mu.Lock()
+	l.dodged++
+	l.mu.Unlock()
+	switch act {
+	case DodgeHang:
+		select {
+		case <-r.Context().Done():
+			// The client gave up. Cut the connection without a word:
+			// returning would send an empty 200, which a client still
+			// reading the socket could take for an answer.
+			panic(http.ErrAbortHandler)
+		case <-l.stopping:
+			// Shutdown waits for requests in flight: let it.
+			lieError(w, format.ErrUnavailable)
+		}
+	default:
+		lieError(w, format.ErrInternal)
 	}
 }
 

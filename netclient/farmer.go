@@ -178,11 +178,19 @@ func (c *FarmerClient) PutShard(ctx context.Context, root merkle.Root, data []by
 // format.ErrMalformed), so callers fetch elsewhere. A range outside the
 // shard wraps merkle.ErrRange. n == 0 returns an empty slice at once.
 func (c *FarmerClient) GetShard(ctx context.Context, root merkle.Root, off, n int64) ([]byte, error) {
+	data, _, err := c.getShardBody(ctx, root, off, n)
+	return data, err
+}
+
+// getShardBody is GetShard that also returns the size of the answer's
+// body (data, proof and framing) when a 2xx body was read whole, else 0:
+// what an audit cost on the wire.
+func (c *FarmerClient) getShardBody(ctx context.Context, root merkle.Root, off, n int64) ([]byte, int64, error) {
 	if off < 0 || off > format.MaxShardSize || n > format.MaxShardSize {
-		return nil, fmt.Errorf("get shard %s from %s: %w: offset %d, length %d", root, c.addr.Host, merkle.ErrRange, off, n)
+		return nil, 0, fmt.Errorf("get shard %s from %s: %w: offset %d, length %d", root, c.addr.Host, merkle.ErrRange, off, n)
 	}
 	if n == 0 {
-		return []byte{}, nil
+		return []byte{}, 0, nil
 	}
 	if n < 0 {
 		n = -1
@@ -194,17 +202,17 @@ func (c *FarmerClient) GetShard(ctx context.Context, root merkle.Root, off, n in
 	q.Set("length", strconv.FormatInt(n, 10))
 	resp, err := c.do(ctx, http.MethodGet, shardPath(root), q, nil, format.EmptyBodyHash())
 	if err != nil {
-		return nil, fmt.Errorf("get shard %s from %s: %w", root, c.addr.Host, err)
+		return nil, 0, fmt.Errorf("get shard %s from %s: %w", root, c.addr.Host, err)
 	}
 	body, err := readBody(resp, format.MaxRangeBody)
 	if err != nil {
-		return nil, fmt.Errorf("get shard %s from %s: %w", root, c.addr.Host, err)
+		return nil, int64(len(body)), fmt.Errorf("get shard %s from %s: %w", root, c.addr.Host, err)
 	}
 	out, err := verifyRange(root, off, n, body)
 	if err != nil {
-		return nil, fmt.Errorf("get shard %s from %s: %w", root, c.addr.Host, err)
+		return nil, int64(len(body)), fmt.Errorf("get shard %s from %s: %w", root, c.addr.Host, err)
 	}
-	return out, nil
+	return out, int64(len(body)), nil
 }
 
 // verifyRange decodes a range body, verifies it against root and cuts

@@ -4,12 +4,12 @@ package netclient
 //
 // A Network holds one client per farmer and decides which farmers to ask,
 // how many at a time and when to give up on one. Its operations are Place
-// (store the shards of one block on distinct farmers), Fetch (get any k
-// verified pieces of a block, nearest first), Delete, Probe, and PutRoot
-// and GetRoots for the root record every farmer keeps (network_root.go).
-// It owns no background goroutine: every operation starts its goroutines,
-// cancels and waits for them before it returns, so a Network needs no
-// lifecycle beyond Close.
+// and PlaceAvoiding (store the shards of one block on distinct farmers),
+// Fetch (get any k verified pieces of a block, nearest first), Delete,
+// Audit (audit.go), Probe and FarmerInfo, and PutRoot and GetRoots for the
+// root record every farmer keeps (network_root.go). It owns no background
+// goroutine: every operation starts its goroutines, cancels and waits for
+// them before it returns, so a Network needs no lifecycle beyond Close.
 //
 // Terms
 //
@@ -27,56 +27,91 @@ package netclient
 //   - full: a farmer that said it is full or that our account is over its
 //     quota. It is asked last for uploads for FullBackoff; reads are
 //     unaffected.
+//   - excluded: a farmer the caller took out of placement (SetExcluded):
+//     suspended, disqualified, or being removed. It gets no new shard; it
+//     is still read from, after every farmer that is neither excluded nor
+//     down, and still audited. The reputation that decides exclusion is
+//     the caller's; the Network only obeys.
+//   - region: the label a farmer declares in its Info (format.Info.Region,
+//     learned by Probe and FarmerInfo, seeded by SetStats), "" for none.
+//     Farmers with the same non-empty region are assumed to fail together.
 //   - cost: the time a call is expected to take at a farmer, its EWMA
 //     latency plus the bytes over its EWMA throughput, multiplied by
 //     1+4×(bad answers / answers) so that a farmer caught lying stays behind
-//     honest ones. Calls moving under 64 KiB (and Info probes) are latency
-//     samples; larger ones are throughput samples. A farmer never measured
-//     gets the mean of the measured ones: a neutral score.
+//     honest ones. Calls moving under 64 KiB (Info probes and audits among
+//     them) are latency samples; larger ones are throughput samples. A
+//     farmer never measured gets the mean of the measured ones: a neutral
+//     score.
 //
-// Ranking. Farmers are ordered healthy, then full (uploads only), then down
-// (soonest back first); within a group by cost; ties by node ID, so the
-// order is deterministic for equal figures. Figures live in memory; the
-// cache persists Stats and seeds the next run with SetStats.
+// Ranking. Farmers are ordered by tier, then, among down farmers, soonest
+// back first, then by cost, then by node ID, so the order is deterministic
+// for equal figures. Tiers, best first: healthy; excluded (reads only);
+// full (uploads only); down. Figures live in memory; the cache persists
+// Stats and seeds the next run with SetStats.
 //
-// Place. Shard i first goes to the i-th best farmer for uploads. When a put
-// fails, that shard moves on to the best farmer not yet used for this
-// block, so no farmer ever receives two shards of one block; a farmer that
-// failed stays reserved to the shard that tried it, which may try it again
-// only when no unused farmer is left and the error was transient (not full,
-// over quota or rejected). Each shard gets 1+Retries attempts. Place does
-// not stop at minOK: it places every shard it can, and returns the
-// placements made even with ErrNotEnoughFarmers so the caller can delete
-// them.
+// Place. The candidates are every farmer that is not excluded and not in
+// the avoid list (PlaceAvoiding; Place avoids none), ranked for uploads.
+// Shards take farmers one at a time, in shard order first and then as puts
+// fail, each taking the candidate not yet taken that is best by: tier;
+// then the fewest shards of this block in its region (shards on avoided
+// farmers and puts in flight count; a farmer without a region counts
+// zero); then rank. So shards spread over regions while regions last and
+// placement never fails for want of one (a soft preference), but a
+// healthy farmer in a used region still comes before a down one in a new
+// region. When a put fails, its shard gives its farmer's region back and
+// takes the next candidate, so no farmer ever receives two shards of one
+// block; a farmer that failed stays reserved to the shard that tried it,
+// which may try it again only when no candidate is left and the error was
+// transient (not full, over quota or rejected). Each shard gets 1+Retries
+// attempts. Place does not stop at minOK: it places every shard it can,
+// and returns the placements made even with ErrNotEnoughFarmers so the
+// caller can delete them.
 //
-// Fetch. Locations are ordered by cost for the requested length and the
-// first k+ExtraReads requests start at once. Another starts as soon as one
-// fails, and one more each time HedgeDelay passes without an answer (a slow
-// farmer). As soon as k distinct shards are in, the rest are canceled: the
-// slow tail sees its context end, which is not held against it except that
-// a call cut off after longer than its farmer's expected time raises that
-// farmer's latency. A location whose error was transient is retried only
-// after every other location was started. Verification is the farmer
-// client's job (GetShard checks the Merkle proof); a verification error is
-// bad data, penalised as above, and the piece is fetched elsewhere.
+// Fetch. Locations are ordered by the ranking for the requested length
+// (excluded farmers after the others) and the first k+ExtraReads requests
+// start at once. Another starts as soon as one fails, and one more each
+// time HedgeDelay passes without an answer (a slow farmer). As soon as k
+// distinct shards are in, the rest are canceled: the slow tail sees its
+// context end, which is not held against it except that a call cut off
+// after longer than its farmer's expected time raises that farmer's
+// latency. A location whose error was transient is retried only after
+// every other location was started. Verification is the farmer client's
+// job (GetShard checks the Merkle proof); a verification error is bad
+// data, penalised as above, and the piece is fetched elsewhere.
+//
+// Audit. One call, like a read of one leaf, bounded by AuditTimeout
+// instead of RequestTimeout and recorded in the ranking like any call; its
+// verdict (audit.go) is the caller's to act on.
+//
+// Farmers at run time. Add brings a farmer in while operations run. The
+// set of farmers is copy-on-write: an operation loads it once (one atomic
+// load, no lock on the hot path) and works on that snapshot, so a farmer
+// added meanwhile is seen by the next operation. There is no Remove: a
+// farmer leaves by being excluded and drained by the caller's repair.
 //
 // Concurrency. Goroutines: one per shard in Place, one per request in
-// Fetch, one per farmer in Probe, PutRoot and GetRoots; each operation waits for its own before
-// returning, and their stop path is the operation's context (Fetch cancels
-// its own on return, which is how the slow tail ends). Fetch's results
-// travel on a channel sized to the most requests it can start, so a
-// straggler finishing after Fetch decided never blocks; Place's goroutines
-// each write their own result slot. The ranker's mutex guards only figures
-// and is never held across a call; a call takes its farmer's slot, then its
-// upload bytes, and releases both itself.
+// Fetch, one per farmer in Probe, PutRoot and GetRoots; each operation
+// waits for its own before returning, and their stop path is the
+// operation's context (Fetch cancels its own on return, which is how the
+// slow tail ends). Fetch's results travel on a channel sized to the most
+// requests it can start, so a straggler finishing after Fetch decided
+// never blocks; Place's goroutines each write their own result slot. The
+// ranker's mutex guards figures, regions and the excluded set; a
+// placement's own mutex guards which candidates its shards took; Add's
+// mutex only serialises Adds. None is held across a call or while taking
+// another. A call takes its farmer's slot, then its upload bytes, and
+// releases both itself.
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/semaphore"
 
@@ -93,16 +128,23 @@ var (
 	ErrNotEnoughShards = errors.New("netclient: not enough shards could be fetched")
 	// ErrUnknownFarmer reports a node ID the Network has no client for.
 	ErrUnknownFarmer = errors.New("netclient: farmer not in network")
+	// ErrDuplicateFarmer reports a farmer given twice to NewNetwork, or
+	// added while already in the network.
+	ErrDuplicateFarmer = errors.New("netclient: farmer already in network")
 )
 
 // farmerConn is what the Network needs of one farmer: the shard calls, the
-// root record slot, a cheap call to measure it with, and its identity.
+// root record slot, a cheap call to measure it with (and learn its region
+// and accounting from), and its identity.
 // *FarmerClient is the implementation; tests use in-memory fakes.
 type farmerConn interface {
 	shardStore
 	rootStore
 	Address() format.Address
 	Info(ctx context.Context) (format.Info, error)
+	// getShardBody is GetShard that also returns the size of the answer's
+	// body, proof included: what an audit costs.
+	getShardBody(ctx context.Context, root merkle.Root, off, n int64) ([]byte, int64, error)
 	Close()
 }
 
@@ -116,17 +158,29 @@ type shardStore interface {
 
 var _ farmerConn = (*FarmerClient)(nil)
 
-// Network talks to a fixed set of farmers. It is safe for concurrent use.
+// Network talks to a set of farmers that can grow at run time (Add). It is
+// safe for concurrent use.
 type Network struct {
 	cfg    NetworkConfig
 	log    *slog.Logger
-	ids    []format.NodeID // in construction order; immutable
-	peers  map[format.NodeID]*peer
-	budget *semaphore.Weighted // upload bytes in flight, MaxInflightBytes
+	set    atomic.Pointer[farmerSet] // the farmers; replaced whole by Add
+	addMu  sync.Mutex                // serialises Add's copy and swap
+	budget *semaphore.Weighted       // upload bytes in flight, MaxInflightBytes
 	rank   *ranker
 	// traffic counts the payload bytes of successful calls (traffic.go).
 	traffic traffic
 }
+
+// farmerSet is the network's farmers at one moment. A published set is
+// never modified: Add publishes a copy, so an operation that loaded the
+// set keeps a consistent view without a lock.
+type farmerSet struct {
+	ids   []format.NodeID // in the order they joined
+	peers map[format.NodeID]*peer
+}
+
+// farmers returns the current set of farmers: one atomic load.
+func (n *Network) farmers() *farmerSet { return n.set.Load() }
 
 // peer is one farmer and its slots.
 type peer struct {
@@ -162,56 +216,99 @@ func newNetwork(cfg NetworkConfig, conns []farmerConn, logger *slog.Logger) (*Ne
 	n := &Network{
 		cfg:    cfg,
 		log:    logger,
-		peers:  make(map[format.NodeID]*peer, len(conns)),
 		budget: semaphore.NewWeighted(cfg.MaxInflightBytes),
+		rank:   newRanker(cfg, nil),
 	}
-	addrs := make([]format.Address, len(conns))
-	for i, c := range conns {
+	set := &farmerSet{peers: make(map[format.NodeID]*peer, len(conns))}
+	for _, c := range conns {
 		a := c.Address()
-		if _, dup := n.peers[a.ID]; dup {
-			return nil, fmt.Errorf("netclient: new network: farmer %s listed twice", a.ID)
+		if _, dup := set.peers[a.ID]; dup {
+			return nil, fmt.Errorf("netclient: new network: %w: %s listed twice", ErrDuplicateFarmer, a.ID)
 		}
-		addrs[i] = a
-		n.ids = append(n.ids, a.ID)
-		n.peers[a.ID] = &peer{id: a.ID, conn: c, slots: semaphore.NewWeighted(int64(cfg.MaxInflightPerFarmer))}
+		set.ids = append(set.ids, a.ID)
+		set.peers[a.ID] = n.newPeer(a.ID, c)
+		n.rank.add(a)
 	}
-	n.rank = newRanker(cfg, addrs)
+	n.set.Store(set)
 	return n, nil
 }
 
-// Farmers returns the node IDs of the network's farmers, in the order they
-// were given to NewNetwork.
-func (n *Network) Farmers() []format.NodeID { return slices.Clone(n.ids) }
+func (n *Network) newPeer(id format.NodeID, c farmerConn) *peer {
+	return &peer{id: id, conn: c, slots: semaphore.NewWeighted(int64(n.cfg.MaxInflightPerFarmer))}
+}
 
-// Stats returns what was measured of every farmer, best first.
-func (n *Network) Stats() []FarmerStats { return n.rank.stats(n.ids) }
+// Add adds a farmer at run time (the user added one while the daemon
+// runs); operations that start after Add returns see it. It starts with
+// neutral figures, which its first calls replace (Probe or FarmerInfo
+// measure it at once; SetStats can seed it). On success the Network owns
+// f. A farmer already in the network fails with ErrDuplicateFarmer, and f
+// is left to the caller.
+func (n *Network) Add(f *FarmerClient) error {
+	if f == nil {
+		return errors.New("netclient: add farmer: nil client")
+	}
+	return n.add(f)
+}
+
+func (n *Network) add(c farmerConn) error {
+	a := c.Address()
+	n.addMu.Lock()
+	defer n.addMu.Unlock()
+	old := n.farmers()
+	if _, dup := old.peers[a.ID]; dup {
+		return fmt.Errorf("netclient: add farmer %s: %w", a.ID, ErrDuplicateFarmer)
+	}
+	set := &farmerSet{ids: append(slices.Clip(old.ids), a.ID), peers: maps.Clone(old.peers)}
+	set.peers[a.ID] = n.newPeer(a.ID, c)
+	// The ranker first: every farmer an operation can see has figures.
+	n.rank.add(a)
+	n.set.Store(set)
+	n.log.Info("farmer added", "farmer", a.ID, "addr", a.Host)
+	return nil
+}
+
+// Farmers returns the node IDs of the network's farmers, in the order they
+// were given to NewNetwork and then to Add.
+func (n *Network) Farmers() []format.NodeID { return slices.Clone(n.farmers().ids) }
+
+// Stats returns what was measured of every farmer, best first for reads.
+func (n *Network) Stats() []FarmerStats { return n.rank.stats(n.farmers().ids) }
 
 // SetStats seeds the ranking with figures from a previous run (Stats as the
 // cache stored them). Entries for farmers not in the network are ignored; a
 // farmer listed as down is asked last until it answers or one DownBackoff
-// passes.
+// passes. A non-empty Region is taken until the farmer's Info says
+// otherwise.
 func (n *Network) SetStats(stats []FarmerStats) { n.rank.setStats(stats) }
+
+// SetExcluded replaces the set of excluded farmers: those suspended,
+// disqualified or being removed. Place and PlaceAvoiding never give them a
+// shard; Fetch still reads from them, after every farmer that is not
+// excluded and not down. IDs not (yet) in the network are kept, so a
+// farmer added later is excluded from the start. nil excludes nobody.
+func (n *Network) SetExcluded(ids []format.NodeID) { n.rank.setExcluded(ids) }
+
+// Excluded returns the farmers SetExcluded excluded, in node ID order.
+func (n *Network) Excluded() []format.NodeID { return n.rank.excludedIDs() }
 
 // Close closes every farmer's client. The Network must not be used after.
 func (n *Network) Close() {
-	for _, id := range n.ids {
-		n.peers[id].conn.Close()
+	set := n.farmers()
+	for _, id := range set.ids {
+		set.peers[id].conn.Close()
 	}
 }
 
 // Probe asks every farmer for its Info in parallel and records the latency,
-// or the failure, in the ranking. It returns when every call has ended or
-// ctx is done.
+// or the failure, in the ranking, and the region each declares. It returns
+// when every call has ended or ctx is done.
 func (n *Network) Probe(ctx context.Context) {
+	set := n.farmers()
 	var wg sync.WaitGroup
-	for _, id := range n.ids {
-		p := n.peers[id]
+	for _, id := range set.ids {
+		p := set.peers[id]
 		wg.Go(func() {
-			err := n.call(ctx, p, callInfo, 0, 0, func(ctx context.Context) (int64, error) {
-				_, err := p.conn.Info(ctx)
-				return 0, err
-			})
-			if err != nil && ctx.Err() == nil {
+			if _, err := n.info(ctx, p); err != nil && ctx.Err() == nil {
 				n.log.Debug("probe failed", "farmer", p.id, "err", err)
 			}
 		})
@@ -219,11 +316,45 @@ func (n *Network) Probe(ctx context.Context) {
 	wg.Wait()
 }
 
+// FarmerInfo asks one farmer for its Info (one call, ranked like a probe):
+// its space, its region and its accounting of this account, for the client
+// to compare with its own ledger.
+func (n *Network) FarmerInfo(ctx context.Context, farmer format.NodeID) (format.Info, error) {
+	p := n.farmers().peers[farmer]
+	if p == nil {
+		return format.Info{}, fmt.Errorf("farmer info: %w: %s", ErrUnknownFarmer, farmer)
+	}
+	info, err := n.info(ctx, p)
+	if err != nil {
+		return format.Info{}, fmt.Errorf("farmer info %s: %w", farmer, err)
+	}
+	return info, nil
+}
+
+// info makes one Info call to p and notes the region it declares.
+func (n *Network) info(ctx context.Context, p *peer) (format.Info, error) {
+	var info format.Info
+	err := n.call(ctx, p, callInfo, 0, 0, func(ctx context.Context) (int64, error) {
+		var err error
+		info, err = p.conn.Info(ctx)
+		return 0, err
+	})
+	if err != nil {
+		return format.Info{}, err
+	}
+	region, err := infoRegion(info)
+	if err != nil {
+		n.log.Warn("farmer declares a bad region; treated as none", "farmer", p.id, "err", err)
+	}
+	n.rank.setRegion(p.id, region)
+	return info, nil
+}
+
 // Delete removes the shard root from one farmer, retrying transient errors
 // up to Retries times. A shard the farmer does not have is reported as
 // format.ErrNotFound, which callers collecting garbage can treat as done.
 func (n *Network) Delete(ctx context.Context, farmer format.NodeID, root merkle.Root) error {
-	p := n.peers[farmer]
+	p := n.farmers().peers[farmer]
 	if p == nil {
 		return fmt.Errorf("delete shard %s: %w: %s", root, ErrUnknownFarmer, farmer)
 	}
@@ -254,11 +385,20 @@ const (
 	callDelete
 	callPutRoot
 	callGetRoot
+	callAudit // a GetShard of one leaf as a storage challenge (audit.go)
 )
+
+// timeout is how long one call of kind may take at a farmer.
+func (n *Network) timeout(kind callKind) time.Duration {
+	if kind == callAudit {
+		return n.cfg.AuditTimeout
+	}
+	return n.cfg.RequestTimeout
+}
 
 // call runs op against farmer p and records how it went. It holds one of
 // p's slots and, when weight > 0, weight bytes of the upload budget, and
-// bounds op by RequestTimeout. size is the bytes the call is expected to
+// bounds op by RequestTimeout (AuditTimeout for audits). size is the bytes the call is expected to
 // move; op returns the bytes it did move. Only the time op runs is
 // measured, not the wait for a slot or budget.
 func (n *Network) call(ctx context.Context, p *peer, kind callKind, size, weight int64, op func(context.Context) (int64, error)) error {
@@ -273,7 +413,7 @@ func (n *Network) call(ctx context.Context, p *peer, kind callKind, size, weight
 		}
 		defer n.budget.Release(weight)
 	}
-	cctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+	cctx, cancel := context.WithTimeout(ctx, n.timeout(kind))
 	defer cancel()
 	start := n.rank.now()
 	moved, err := op(cctx)
@@ -281,6 +421,7 @@ func (n *Network) call(ctx context.Context, p *peer, kind callKind, size, weight
 	if err == nil {
 		size = moved
 		n.traffic.count(kind, moved)
+		n.rank.moved(p.id, kind, moved)
 	}
 	out := classify(ctx, kind, err)
 	n.rank.record(p.id, out, d, size, err)
@@ -301,8 +442,10 @@ func classify(ctx context.Context, kind callKind, err error) outcome {
 		return outcomeCanceled
 	case errors.Is(err, format.ErrFarmerFull), errors.Is(err, format.ErrQuotaExceeded):
 		return outcomeFull
-	case kind == callGet && (errors.Is(err, merkle.ErrProof) || errors.Is(err, format.ErrHashMismatch)):
+	case (kind == callGet || kind == callAudit) && (errors.Is(err, merkle.ErrProof) || errors.Is(err, format.ErrHashMismatch)):
 		return outcomeBadData
+	case kind == callAudit && errors.Is(err, merkle.ErrRange):
+		return outcomeRefused // an audit asks a leaf the root says exists: "no such range" is a lie
 	case errors.Is(err, merkle.ErrRange):
 		return outcomeAnswered // we asked for bytes the shard does not have
 	case kind == callDelete && errors.Is(err, format.ErrNotFound):
@@ -349,4 +492,14 @@ func isAnswer(err error) bool {
 // wanted.
 func transient(ctx context.Context, kind callKind, err error) bool {
 	return classify(ctx, kind, err) == outcomeFailed
+}
+
+// infoRegion returns the region info declares: "" for none, and for a
+// label format.CheckRegion refuses (with its error), which then never
+// reaches a log line or a table.
+func infoRegion(info format.Info) (string, error) {
+	if err := format.CheckRegion(info.Region); err != nil {
+		return "", err
+	}
+	return info.Region, nil
 }

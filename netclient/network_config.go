@@ -40,6 +40,11 @@ type NetworkConfig struct {
 	// FullBackoff is how long a farmer that said it is full (or that our
 	// account is over quota) is asked last for uploads.
 	FullBackoff time.Duration
+	// AuditTimeout bounds one audit call (one leaf and its proof), not
+	// counting the wait for a slot. It is short because the answer is
+	// small: a farmer that cannot produce 16 KiB in this time gets no
+	// answer recorded, which the auditor holds against it.
+	AuditTimeout time.Duration
 }
 
 // NewNetworkConfig returns the defaults: sized for a home uplink and
@@ -55,6 +60,7 @@ func NewNetworkConfig() NetworkConfig {
 		DownBackoff:          5 * time.Second,
 		MaxDownBackoff:       10 * time.Minute,
 		FullBackoff:          10 * time.Minute,
+		AuditTimeout:         15 * time.Second,
 	}
 }
 
@@ -83,6 +89,8 @@ func (c NetworkConfig) Validate() error {
 		return bad("MaxDownBackoff %v below DownBackoff %v", c.MaxDownBackoff, c.DownBackoff)
 	case c.FullBackoff < 0:
 		return bad("FullBackoff %v, want at least 0", c.FullBackoff)
+	case c.AuditTimeout <= 0:
+		return bad("AuditTimeout %v, want more than 0", c.AuditTimeout)
 	}
 	return nil
 }

@@ -32,6 +32,7 @@ type fakeFarmer struct {
 	full    bool          // puts answer "farmer full"
 	corrupt bool          // gets fail verification, as FarmerClient reports wrong bytes (roots: a garbled answer)
 	hang    bool          // calls block until their context ends
+	region  string        // the region Info declares
 	gate    chan struct{} // when non-nil, calls wait for it to be closed
 	entered chan struct{} // when non-nil, closed by the first call to begin
 	ctxErrs []error       // context errors of calls that ended because their context did
@@ -154,7 +155,7 @@ func (f *fakeFarmer) Info(ctx context.Context) (format.Info, error) {
 	if err := f.begin(ctx, &f.infos); err != nil {
 		return format.Info{}, err
 	}
-	return format.Info{NodeID: f.addr.ID}, nil
+	return format.Info{NodeID: f.addr.ID, Region: f.region}, nil
 }
 
 func (f *fakeFarmer) PutShard(ctx context.Context, root merkle.Root, data []byte) error {
@@ -196,6 +197,16 @@ func (f *fakeFarmer) GetShard(ctx context.Context, root merkle.Root, off, n int6
 		return nil, fmt.Errorf("get shard %s: %w", root, merkle.ErrRange)
 	}
 	return slices.Clone(data[off : off+n]), nil
+}
+
+// getShardBody counts a body of the data plus one 32-byte hash of proof,
+// as if the shard were two leaves.
+func (f *fakeFarmer) getShardBody(ctx context.Context, root merkle.Root, off, n int64) ([]byte, int64, error) {
+	data, err := f.GetShard(ctx, root, off, n)
+	if err != nil {
+		return nil, 0, err
+	}
+	return data, int64(len(data)) + 32, nil
 }
 
 func (f *fakeFarmer) DeleteShard(ctx context.Context, root merkle.Root) error {

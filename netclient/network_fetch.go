@@ -38,7 +38,7 @@ func (n *Network) Fetch(ctx context.Context, locs []ShardLoc, k int, off, length
 	if off < 0 {
 		return nil, fmt.Errorf("netclient: fetch: offset %d below 0", off)
 	}
-	f := &fetcher{n: n, k: k, off: off, length: length}
+	f := &fetcher{n: n, set: n.farmers(), k: k, off: off, length: length}
 	shards := make(map[int]bool)
 	var ids []format.NodeID
 	for _, l := range locs {
@@ -46,7 +46,7 @@ func (n *Network) Fetch(ctx context.Context, locs []ShardLoc, k int, off, length
 			return nil, fmt.Errorf("netclient: fetch: shard index %d below 0", l.Shard)
 		}
 		f.npieces = max(f.npieces, l.Shard+1)
-		if n.peers[l.Farmer] == nil {
+		if f.set.peers[l.Farmer] == nil {
 			f.errs = append(f.errs, fmt.Errorf("get shard %d from farmer %s: %w", l.Shard, l.Farmer, ErrUnknownFarmer))
 			continue
 		}
@@ -72,6 +72,7 @@ func (n *Network) Fetch(ctx context.Context, locs []ShardLoc, k int, off, length
 // touches it, except results, wg and the fields set before run.
 type fetcher struct {
 	n           *Network
+	set         *farmerSet // the farmers when Fetch began
 	k           int
 	off, length int64
 	locs        []ShardLoc // best first
@@ -152,7 +153,7 @@ func (f *fetcher) start(ctx context.Context) bool {
 		if f.pieces[loc.Shard] != nil {
 			continue
 		}
-		p := f.n.peers[loc.Farmer]
+		p := f.set.peers[loc.Farmer]
 		f.tries[i]++
 		f.running++
 		f.wg.Go(func() {

@@ -46,9 +46,10 @@ type RootResult struct {
 // call starts. It returns one result per farmer, in Farmers() order, once
 // every call has ended or ctx is done.
 func (n *Network) PutRoot(ctx context.Context, version uint64, record func(format.NodeID) []byte) []RootResult {
-	out := make([]RootResult, len(n.ids))
+	set := n.farmers()
+	out := make([]RootResult, len(set.ids))
 	var wg sync.WaitGroup
-	for i, id := range n.ids {
+	for i, id := range set.ids {
 		out[i].Farmer = id
 		rec := record(id)
 		if err := checkRoot(version, rec); err != nil {
@@ -56,7 +57,7 @@ func (n *Network) PutRoot(ctx context.Context, version uint64, record func(forma
 			out[i].Err = fmt.Errorf("put root v%d on farmer %s: %w", version, id, err)
 			continue
 		}
-		p := n.peers[id]
+		p := set.peers[id]
 		size := int64(len(rec))
 		wg.Go(func() {
 			err := n.call(ctx, p, callPutRoot, size, size, func(ctx context.Context) (int64, error) {
@@ -82,11 +83,12 @@ func (n *Network) PutRoot(ctx context.Context, version uint64, record func(forma
 // is done. Records are as the farmers sent them: the caller verifies each
 // and keeps the highest valid version.
 func (n *Network) GetRoots(ctx context.Context) []RootResult {
-	out := make([]RootResult, len(n.ids))
+	set := n.farmers()
+	out := make([]RootResult, len(set.ids))
 	var wg sync.WaitGroup
-	for i, id := range n.ids {
+	for i, id := range set.ids {
 		out[i].Farmer = id
-		p := n.peers[id]
+		p := set.peers[id]
 		wg.Go(func() {
 			var version uint64
 			var record []byte

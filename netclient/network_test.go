@@ -32,6 +32,7 @@ func TestNetworkConfigValidate(t *testing.T) {
 		{"no down backoff", func(c *NetworkConfig) { c.DownBackoff = 0 }},
 		{"cap below base", func(c *NetworkConfig) { c.MaxDownBackoff = c.DownBackoff - 1 }},
 		{"negative full backoff", func(c *NetworkConfig) { c.FullBackoff = -1 }},
+		{"no audit timeout", func(c *NetworkConfig) { c.AuditTimeout = 0 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -783,6 +784,11 @@ func TestNetworkClassify(t *testing.T) {
 		{"root put refused", live, callPutRoot, answer(format.ErrTooLarge), outcomeRefused, false},
 		{"root over quota", live, callPutRoot, answer(format.ErrQuotaExceeded), outcomeFull, false},
 		{"root put timeout", live, callPutRoot, context.DeadlineExceeded, outcomeFailed, true},
+		{"audit passed", live, callAudit, nil, outcomeOK, false},
+		{"audit wrong bytes", live, callAudit, fmt.Errorf("x: %w: %w", format.ErrHashMismatch, merkle.ErrProof), outcomeBadData, false},
+		{"audit shard gone", live, callAudit, answer(format.ErrNotFound), outcomeRefused, false},
+		{"audit leaf denied", live, callAudit, answer(merkle.ErrRange), outcomeRefused, false},
+		{"audit timeout", live, callAudit, context.DeadlineExceeded, outcomeFailed, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package netclient
 import (
 	"bytes"
 	"cmp"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -44,6 +45,13 @@ type FarmerStats struct {
 	Down       bool  // in its down backoff: asked last
 	LastError  string
 	LastSeen   time.Time // last time the farmer answered at all
+	// Region is the region the farmer declared in its last Info, "" for
+	// none; placement spreads a block's shards over regions.
+	Region string
+	// Sent and Received are the shard bytes put on the farmer and served
+	// by it (reads and audits) since the Network was made: the client's
+	// record of the farmer's ingress and egress. SetStats ignores them.
+	Sent, Received int64
 }
 
 // outcome is how one call to a farmer ended, as far as ranking cares.
@@ -67,8 +75,9 @@ type ranker struct {
 	fullBackoff    time.Duration
 	now            func() time.Time
 
-	mu    sync.Mutex                   // guards peers and every peerStats in it
-	peers map[format.NodeID]*peerStats // fixed key set, filled by newRanker
+	mu       sync.Mutex                   // guards peers, excluded and every peerStats
+	peers    map[format.NodeID]*peerStats // grows with add, never shrinks
+	excluded map[format.NodeID]bool       // SetExcluded's set; may name farmers not in peers
 }
 
 // peerStats is the mutable part of one farmer's figures.
@@ -84,6 +93,26 @@ type peerStats struct {
 	fullUntil   time.Time // asked last for uploads before this
 	lastError   string
 	lastSeen    time.Time
+	region      string // declared by the farmer, "" for none
+	sent        int64  // shard bytes put on the farmer, this run
+	received    int64  // shard and audit bytes the farmer served, this run
+}
+
+// moved counts the payload a successful call of kind moved to or from id:
+// the client's side of the farmer's accounting (ingress and egress).
+func (r *ranker) moved(id format.NodeID, kind callKind, n int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.peers[id]
+	if p == nil {
+		return
+	}
+	switch kind {
+	case callPut:
+		p.sent += n
+	case callGet, callAudit:
+		p.received += n
+	}
 }
 
 func newRanker(cfg NetworkConfig, addrs []format.Address) *ranker {
@@ -95,9 +124,57 @@ func newRanker(cfg NetworkConfig, addrs []format.Address) *ranker {
 		peers:          make(map[format.NodeID]*peerStats, len(addrs)),
 	}
 	for _, a := range addrs {
-		r.peers[a.ID] = &peerStats{addr: a.Host}
+		r.add(a)
 	}
 	return r
+}
+
+// add gives a farmer empty figures; a farmer already known keeps its own.
+func (r *ranker) add(a format.Address) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.peers[a.ID] == nil {
+		r.peers[a.ID] = &peerStats{addr: a.Host}
+	}
+}
+
+// setExcluded replaces the set of excluded farmers.
+func (r *ranker) setExcluded(ids []format.NodeID) {
+	ex := make(map[format.NodeID]bool, len(ids))
+	for _, id := range ids {
+		ex[id] = true
+	}
+	r.mu.Lock()
+	r.excluded = ex
+	r.mu.Unlock()
+}
+
+// excludedIDs returns the excluded set in node ID order.
+func (r *ranker) excludedIDs() []format.NodeID {
+	r.mu.Lock()
+	out := slices.Collect(maps.Keys(r.excluded))
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b format.NodeID) int { return bytes.Compare(a[:], b[:]) })
+	return out
+}
+
+// setRegion records the region a farmer declared.
+func (r *ranker) setRegion(id format.NodeID, region string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p := r.peers[id]; p != nil {
+		p.region = region
+	}
+}
+
+// region returns the region a farmer declared, "" for none or unknown.
+func (r *ranker) region(id format.NodeID) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p := r.peers[id]; p != nil {
+		return p.region
+	}
+	return ""
 }
 
 func ewmaDuration(old, sample time.Duration) time.Duration {
@@ -244,14 +321,26 @@ func (r *ranker) expected(id format.NodeID, size int64) time.Duration {
 	return r.expectedLocked(p, size, nt)
 }
 
+// Tiers, best first. A farmer's tier outranks its cost.
+const (
+	tierHealthy  = iota
+	tierExcluded // reads only: placement never sees excluded farmers
+	tierFull     // uploads only: said full or over quota lately
+	tierDown     // no answer lately, whatever else it is
+)
+
 // rankKey orders farmers: lower tier first, then (for down farmers) the one
 // due back soonest, then lower cost, then the node ID so that equal farmers
 // always come in the same order.
 type rankKey struct {
-	tier  int // 0 healthy, 1 full (uploads only), 2 down
+	tier  int
 	until time.Time
 	cost  float64 // expected seconds, scaled up for past bad data
 	id    format.NodeID
+	// Not part of the order: placement drops excluded farmers and spreads
+	// a block's shards over regions.
+	excluded bool
+	region   string
 }
 
 func compareKeys(a, b rankKey) int {
@@ -269,7 +358,8 @@ func compareKeys(a, b rankKey) int {
 
 // keys returns the rank key of each farmer in ids, which must all be known
 // to r, for a call moving size bytes; forPut ranks farmers that recently
-// said "full" after the others.
+// said "full" after the others, otherwise excluded farmers come after the
+// others (placement drops them before it asks).
 func (r *ranker) keys(ids []format.NodeID, size int64, forPut bool) map[format.NodeID]rankKey {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -278,15 +368,17 @@ func (r *ranker) keys(ids []format.NodeID, size int64, forPut bool) map[format.N
 	out := make(map[format.NodeID]rankKey, len(ids))
 	for _, id := range ids {
 		p := r.peers[id]
-		k := rankKey{id: id, cost: r.expectedLocked(p, size, nt).Seconds()}
+		k := rankKey{id: id, cost: r.expectedLocked(p, size, nt).Seconds(), excluded: r.excluded[id], region: p.region}
 		if answers := p.successes + p.badData; p.badData > 0 {
 			k.cost *= 1 + badDataWeight*float64(p.badData)/float64(answers)
 		}
 		switch {
 		case now.Before(p.downUntil):
-			k.tier, k.until = 2, p.downUntil
+			k.tier, k.until = tierDown, p.downUntil
 		case forPut && now.Before(p.fullUntil):
-			k.tier = 1
+			k.tier = tierFull
+		case !forPut && k.excluded:
+			k.tier = tierExcluded
 		}
 		out[id] = k
 	}
@@ -321,14 +413,17 @@ func (r *ranker) stats(ids []format.NodeID) []FarmerStats {
 			Down:       now.Before(p.downUntil),
 			LastError:  p.lastError,
 			LastSeen:   p.lastSeen,
+			Sent:       p.sent,
+			Received:   p.received,
+			Region:     p.region,
 		})
 	}
 	return out
 }
 
 // setStats seeds figures from a previous run. Farmers not in the network
-// are ignored, and so are the address (the network's own is current) and
-// negative figures. A farmer that was down is down again for one base
+// are ignored, and so are the address (the network's own is current),
+// negative figures and an empty region (the farmer's Info sets it). A farmer that was down is down again for one base
 // backoff, so it is asked last until it answers.
 func (r *ranker) setStats(stats []FarmerStats) {
 	r.mu.Lock()
@@ -349,6 +444,9 @@ func (r *ranker) setStats(stats []FarmerStats) {
 		p.badData = max(s.BadData, 0)
 		p.lastError = s.LastError
 		p.lastSeen = s.LastSeen
+		if s.Region != "" && format.CheckRegion(s.Region) == nil {
+			p.region = s.Region
+		}
 		p.consecutive = 0
 		p.downUntil = time.Time{}
 		if s.Down {

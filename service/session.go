@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/shardrive/shardrive/cache"
@@ -82,6 +83,9 @@ type Session struct {
 	// gate is the way to the farmers of Blocks and the backup: the daemon
 	// shuts it to pause (pause.go).
 	gate *gate
+
+	ledgerMu    sync.Mutex                 // guards ledgerSaved
+	ledgerSaved map[format.NodeID][2]int64 // bytes sent and received already in the ledger
 }
 
 // Open opens the drive in home h. With Exclusive access it also cleans up
@@ -361,9 +365,23 @@ func syncWithin(ctx context.Context, u *syncer.Uploader, round func(context.Cont
 
 // SaveFarmerStats stores what was measured of the farmers, so the next run
 // starts with it.
+// It also adds the bytes moved since the last save to each farmer's
+// ledger.
 func (s *Session) SaveFarmerStats(ctx context.Context) error {
-	return s.DB.Update(ctx, func(tx *cache.Tx) error {
-		for _, st := range s.Net.Stats() {
+	s.ledgerMu.Lock()
+	defer s.ledgerMu.Unlock()
+	if s.ledgerSaved == nil {
+		s.ledgerSaved = make(map[format.NodeID][2]int64)
+	}
+	stats := s.Net.Stats()
+	err := s.DB.Update(ctx, func(tx *cache.Tx) error {
+		for _, st := range stats {
+			last := s.ledgerSaved[st.ID]
+			if in, out := st.Sent-last[0], st.Received-last[1]; in != 0 || out != 0 {
+				if err := tx.AddTraffic(st.ID.String(), in, out); err != nil {
+					return err
+				}
+			}
 			if err := tx.SaveFarmerStats(cache.Farmer{NodeID: st.ID.String(), Latency: st.Latency, Throughput: st.Throughput,
 				Successes: st.Successes, Failures: st.Failures, BadData: st.BadData, LastSeen: st.LastSeen}); err != nil {
 				return err
@@ -371,6 +389,12 @@ func (s *Session) SaveFarmerStats(ctx context.Context) error {
 		}
 		return nil
 	})
+	if err == nil {
+		for _, st := range stats {
+			s.ledgerSaved[st.ID] = [2]int64{st.Sent, st.Received}
+		}
+	}
+	return err
 }
 
 // Close saves the farmer figures, closes everything and releases the home.

@@ -31,7 +31,9 @@ type RunOptions struct {
 	Capacity     string
 	AccountQuota string
 	MaxShardSize string
-	CPUProfile   string
+	// Region is the free-text location label served in Info.
+	Region     string
+	CPUProfile string
 	// Metrics is the loopback host:port of the Prometheus metrics
 	// listener; empty: none.
 	Metrics string
@@ -50,6 +52,7 @@ func (o *RunOptions) AddFlags(cmd *cobra.Command) {
 	fs.StringVar(&o.Capacity, "capacity", "10GiB", "most shard bytes to store, all accounts together (e.g. 500MiB, 20GiB)")
 	fs.StringVar(&o.AccountQuota, "account-quota", "0", "most shard bytes one account may store; 0: only --capacity limits")
 	fs.StringVar(&o.MaxShardSize, "max-shard-size", "64MiB", "largest shard accepted (at most 64MiB)")
+	fs.StringVar(&o.Region, "region", "", `where the farmer is, e.g. "eu-west" (at most 64 printable bytes); clients keep a block's shards apart by region`)
 	fs.StringVar(&o.Metrics, "metrics", "", "serve Prometheus metrics on this loopback host:port (default: off)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file")
 	fs.MarkHidden("cpuprofile")
@@ -99,6 +102,7 @@ func (o *RunOptions) config() (farmer.Config, error) {
 	cfg := farmer.NewConfig()
 	cfg.Dir = o.Dir
 	cfg.Advertise = o.Advertise
+	cfg.Region = o.Region
 	cfg.Software = "shardfarmer " + version
 	var err error
 	if cfg.Capacity, err = parseSize("capacity", o.Capacity); err != nil {
@@ -137,9 +141,9 @@ func runRun(ctx context.Context, opts *RunOptions, g *globals, stop func()) erro
 		if _, _, err := net.SplitHostPort(opts.Listen); err != nil {
 			return fmt.Errorf("%w: listen %q: %w", errUsage, opts.Listen, err)
 		}
-		fmt.Fprintf(g.stdout, "settings ok: listen %s, advertise %q, capacity %s, account quota %s, max shard %s\n",
+		fmt.Fprintf(g.stdout, "settings ok: listen %s, advertise %q, capacity %s, account quota %s, max shard %s, region %q\n",
 			opts.Listen, cfg.Advertise, humanize.IBytes(uint64(cfg.Capacity)), humanize.IBytes(uint64(cfg.AccountQuota)),
-			humanize.IBytes(uint64(cfg.MaxShardSize)))
+			humanize.IBytes(uint64(cfg.MaxShardSize)), cfg.Region)
 		return nil
 	}
 	f, err := farmer.New(cfg, log)
@@ -185,7 +189,7 @@ func runRun(ctx context.Context, opts *RunOptions, g *globals, stop func()) erro
 			"clients need --advertise HOST:PORT", "listen", host)
 	}
 	addr := f.ID().String() + "@" + host
-	log.Info("farmer listening", "address", addr, "dir", cfg.Dir, "capacity", humanize.IBytes(uint64(cfg.Capacity)))
+	log.Info("farmer listening", "address", addr, "dir", cfg.Dir, "capacity", humanize.IBytes(uint64(cfg.Capacity)), "region", cfg.Region)
 	fmt.Fprintf(g.stdout, "farmer ready: %s\n", addr)
 
 	select {

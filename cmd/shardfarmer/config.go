@@ -18,9 +18,9 @@ import (
 
 // The farmer's configuration file is DIR/config, in its data directory
 // (format: package conffile; docs/format/control.md). Its keys are the
-// flags of `shardfarmer run` (listen, advertise, capacity, account-quota,
-// max-shard-size, log-level, log-format, and whatever run gains), but for
-// dir, which names where the file is. A flag given on the command line
+// flags of `shardfarmer run` (listen, advertise, region, capacity,
+// account-quota, max-shard-size, log-level, log-format, and whatever run
+// gains), but for dir, which names where the file is. A flag given on the command line
 // wins over the file; the file wins over the defaults.
 
 // notConfigKeys are flags of run that the file does not set.
@@ -67,7 +67,7 @@ func applyConfig(cmd *cobra.Command, dir string) error {
 }
 
 // configOrder puts the keys an operator sets first in the template.
-var configOrder = []string{"listen", "advertise", "capacity", "account-quota", "max-shard-size"}
+var configOrder = []string{"listen", "advertise", "region", "capacity", "account-quota", "max-shard-size"}
 
 // configTemplate is a commented configuration file listing every key of
 // fs with its help and default, commented out.

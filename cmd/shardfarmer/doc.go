@@ -2,8 +2,9 @@
 //
 //	shardfarmer run --dir D --listen 127.0.0.1:7001 --capacity 20GiB \
 //	    [--advertise HOST:PORT] [--account-quota SIZE] [--max-shard-size SIZE] \
-//	    [--metrics 127.0.0.1:PORT]
+//	    [--region LABEL] [--metrics 127.0.0.1:PORT]
 //	shardfarmer id --dir D [--advertise HOST:PORT]
+//	shardfarmer stats --dir D [--json]
 //	shardfarmer service install --dir /var/lib/shardfarmer --listen :7001 \
 //	    --advertise HOST:7001 --capacity 2TiB [--run-as USER]
 //	shardfarmer service uninstall|start|stop|status|unit
@@ -32,9 +33,13 @@
 //
 // Settings not given as flags come from D/config, the farmer's
 // configuration file (docs/format/control.md): commented "key = value"
-// lines whose keys are run's flag names (listen, advertise, capacity,
-// account-quota, max-shard-size, log-level, log-format). run --check reads
-// and checks the settings and exits without serving.
+// lines whose keys are run's flag names (listen, advertise, region,
+// capacity, account-quota, max-shard-size, log-level, log-format). run
+// --check reads and checks the settings and exits without serving.
+//
+// --region declares where the farmer is, as free text such as "eu-west"
+// (at most 64 bytes, printable, no space at either end); Info serves it so
+// that clients can keep a block's shards out of one region.
 //
 // service install makes run a systemd system service started at boot: it
 // writes the run flags given to it into D/config (creating it from a
@@ -46,6 +51,11 @@
 // id prints the node ID (with --advertise, the full address) from D's
 // identity without opening anything else; it works while run is running.
 //
+// stats prints every account's accounting (shards, stored bytes,
+// byte-hours, ingress and egress bytes, first seen) and the totals, as a
+// table or, with --json, in the versioned form of docs/format/farmer.md.
+// It reads D's index read-only and works whether or not run is running.
+//
 // # Exit codes
 //
 // Exit codes are API; scripts and service managers may branch on them.
@@ -56,7 +66,8 @@
 //	2     usage: unknown command or flag, bad size, invalid configuration
 //	3     data directory unusable: in use by another farmer, identity
 //	      missing (id) or malformed or readable by others, index written
-//	      by a newer farmer, I/O error opening it
+//	      by a newer farmer, I/O error opening it; stats: not a farmer
+//	      data directory
 //	4     cannot listen on --listen (address in use, permission)
 //	5     service: no service manager runs on this machine (a container):
 //	      run "shardfarmer run" in the foreground instead

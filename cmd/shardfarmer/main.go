@@ -70,6 +70,7 @@ serves them back over HTTPS, pinned to the node's ed25519 identity.`,
 	root.AddCommand(newRunCommand(g, stop), newIDCommand(g))
 	root.AddCommand(newVersionCommand(g))
 	root.AddCommand(newServiceCommand(g))
+	root.AddCommand(newStatsCommand(g))
 	return root
 }
 
