@@ -15,8 +15,8 @@ import (
 
 // Metrics: the daemon's figures in the Prometheus text format on a
 // loopback HTTP listener of their own (Config.Metrics), read on each
-// scrape from what status reads, plus the network's byte counters. Audit
-// results are not among them yet: there are no audits.
+// scrape from what status reads, plus the network's byte counters and the
+// keeper's audit and repair counts.
 
 // farmerLabelLen is how much of a node ID labels a farmer's samples:
 // enough to tell farmers apart, short enough to read.
@@ -119,6 +119,13 @@ func (d *Daemon) writeMetrics(ctx context.Context, w *promtext.Writer) error {
 	for _, f := range st.Farmers {
 		w.Sample("shardrive_farmer_up", promtext.Bool(f.State == FarmerUp), promtext.L("farmer", farmerLabel(f.ID)))
 	}
+	ks, _ := d.keeper.Stats()
+	w.Family("shardrive_audits_total", promtext.Counter, "Audits this run, by result: passed, failed, unanswered.")
+	w.Sample("shardrive_audits_total", float64(ks.AuditsPassed), promtext.L("result", "passed"))
+	w.Sample("shardrive_audits_total", float64(ks.AuditsFailed), promtext.L("result", "failed"))
+	w.Sample("shardrive_audits_total", float64(ks.AuditsUnanswered), promtext.L("result", "unanswered"))
+	w.Counter("shardrive_audit_bytes_total", "Bytes the farmers' audit answers took this run.", float64(ks.AuditBytes))
+	w.Counter("shardrive_repaired_shards_total", "Shards rebuilt and placed anew this run.", float64(ks.ShardsRepaired))
 	w.Gauge("shardrive_paused", "1 while network traffic is paused (shardrive pause).", promtext.Bool(st.Daemon.Paused))
 	w.Gauge("shardrive_read_only", "1 if the drive is mounted read-only (asked for, or another device took it over).", promtext.Bool(st.Daemon.ReadOnly))
 	return w.Err()

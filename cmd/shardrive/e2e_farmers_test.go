@@ -45,6 +45,13 @@ func TestFarmersVerifyRepairCommands(t *testing.T) {
 	if held < 12*6 { // 12 file blocks of 6 shards, plus the metadata backup's
 		t.Fatalf("farmers hold %d shards, want at least 72", held)
 	}
+	var ingress int64
+	for _, f := range fs {
+		ingress += f.Owed.Ingress
+	}
+	if ingress < 3<<20 { // 1.5 times the file went out, as shards
+		t.Fatalf("the ledger records %d bytes uploaded, want at least the file's 3 MiB", ingress)
+	}
 	if out := mustRun(t, home, "farmers"); !strings.Contains(out, "REPUTATION") || !strings.Contains(out, farmers[0].addr) {
 		t.Fatalf("farmers table:\n%s", out)
 	}
