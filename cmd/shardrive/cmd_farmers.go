@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/shardrive/shardrive/core/format"
@@ -83,7 +84,7 @@ func runFarmers(ctx context.Context, g *globals, asJSON bool) error {
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%.1f ms\t%d/%d\t%.0f%%\t%d\t%s\t%.2f\t%.3f, %.3f, %.3f\n",
 			f.Address, f.State, up, f.LatencyMS, f.AuditsPassed, f.AuditsFailed, f.Uptime*100, f.ShardsHeld,
-			humanBytes(f.BytesHeld), f.Reputation, f.Owed.ByteHours/1e9, float64(f.Owed.Ingress)/1e9, float64(f.Owed.Egress)/1e9)
+			humanize.IBytes(uint64(f.BytesHeld)), f.Reputation, f.Owed.ByteHours/1e9, float64(f.Owed.Ingress)/1e9, float64(f.Owed.Egress)/1e9)
 	}
 	if err := w.Flush(); err != nil {
 		return err
@@ -285,7 +286,7 @@ func runRepair(ctx context.Context, g *globals, wait, asJSON bool) error {
 		fmt.Println("repair started")
 	} else {
 		fmt.Printf("repaired %d blocks: %d shards placed (%s moved); %d blocks still below the threshold\n",
-			rep.Blocks, rep.Shards, humanBytes(rep.Bytes), rep.Remaining)
+			rep.Blocks, rep.Shards, humanize.IBytes(uint64(rep.Bytes)), rep.Remaining)
 	}
 	if wait && rep.Remaining > 0 {
 		return fmt.Errorf("%w: %d blocks are still below the repair threshold", errRepairIncomplete, rep.Remaining)
@@ -294,17 +295,3 @@ func runRepair(ctx context.Context, g *globals, wait, asJSON bool) error {
 }
 
 var errRepairIncomplete = errors.New("repair incomplete")
-
-// humanBytes prints n in binary units.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, i := float64(n), -1
-	for v >= unit && i < 4 {
-		v /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[i])
-}
