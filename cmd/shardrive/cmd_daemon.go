@@ -24,6 +24,10 @@ type driveOptions struct {
 	writeBack    time.Duration
 	backupDelay  time.Duration
 	metrics      string
+	// The keeper's pace: audits and repair (syncer.KeeperConfig).
+	auditInterval     time.Duration
+	suspendOffline    time.Duration
+	disqualifyOffline time.Duration
 }
 
 // AddFlags registers the options on f. Every flag added here is a key of
@@ -37,6 +41,17 @@ func (o *driveOptions) AddFlags(f *pflag.FlagSet) {
 	f.DurationVar(&o.writeBack, "write-back", 3*time.Second, "upload a file once it has gone this long unchanged")
 	f.DurationVar(&o.backupDelay, "backup-delay", syncer.NewBackupConfig().Delay, "store metadata changes on the farmers at most this long after they are made")
 	f.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on this loopback host:port (default: off)")
+	k := syncer.NewKeeperConfig()
+	f.DurationVar(&o.auditInterval, "audit-interval", k.AuditInterval, "audit the farmers and repair what they lost this often")
+	f.DurationVar(&o.suspendOffline, "suspend-offline", k.SuspendOffline, "give no new shards to a farmer unreachable this long")
+	f.DurationVar(&o.disqualifyOffline, "disqualify-offline", k.DisqualifyOffline,
+		"give up on a farmer unreachable this long and rebuild its shards elsewhere")
+}
+
+// keeperArgs are the keeper flags as a detached daemon's command line.
+func (o *driveOptions) keeperArgs() []string {
+	return []string{"--audit-interval", o.auditInterval.String(), "--suspend-offline", o.suspendOffline.String(),
+		"--disqualify-offline", o.disqualifyOffline.String()}
 }
 
 func newDaemonCommand(g *globals) *cobra.Command {

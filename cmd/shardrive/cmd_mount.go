@@ -103,6 +103,9 @@ func runMount(ctx context.Context, g *globals, o mountOptions, dir string) (err 
 	cfg.Mount.ReadOnly = o.readOnly
 	cfg.Uploader.Quiet = o.writeBack
 	cfg.Backup.Delay = o.backupDelay
+	cfg.Keeper.AuditInterval = o.auditInterval
+	cfg.Keeper.SuspendOffline = o.suspendOffline
+	cfg.Keeper.DisqualifyOffline = o.disqualifyOffline
 	cfg.Metrics = o.metrics
 	cfg.Logger = log
 
@@ -285,6 +288,7 @@ func detach(ctx context.Context, g *globals, o mountOptions, dir string) error {
 		args = append(args, "-v")
 	}
 	args = append(args, "mount", "--ready-fd", "3", "--write-back", o.writeBack.String(), "--backup-delay", o.backupDelay.String())
+	args = append(args, o.keeperArgs()...)
 	if o.allowOther {
 		args = append(args, "--allow-other")
 	}

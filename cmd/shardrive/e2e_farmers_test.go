@@ -1,12 +1,17 @@
+//go:build unix
+
 package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shardrive/shardrive/service"
 )
@@ -99,5 +104,94 @@ func TestFarmersVerifyRepairCommands(t *testing.T) {
 	mustRun(t, home, "get", "/f.bin", dst)
 	if got, _ := os.ReadFile(dst); !bytes.Equal(got, want) {
 		t.Fatal("file differs after the drain")
+	}
+}
+
+// wipeShards deletes every shard file of a farmer's data directory while
+// it runs: a farmer that silently lost its disk but keeps answering.
+func wipeShards(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && len(d.Name()) == 64 && strings.Trim(d.Name(), "0123456789abcdef") == "" {
+			n++
+			return os.Remove(p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// The daemon keeps the network honest by itself: a farmer whose shards
+// are silently wiped is caught by audits and one killed for good is
+// disqualified once unreachable; both are repaired around, and with both
+// gone every file reads back bit-identical from the remaining farmers.
+func TestDaemonAuditsAndRepairs(t *testing.T) {
+	requireFUSE(t)
+	home, farmers := network(t, 8, 4, 2, "256KiB")
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mountDaemon(t, home, mnt, "--write-back", "100ms", "--audit-interval", "300ms",
+		"--suspend-offline", "500ms", "--disqualify-offline", "1s")
+	want := make(map[string][]byte)
+	for i := range 6 {
+		b := make([]byte, 700<<10+i*1000)
+		rand.Read(b)
+		name := filepath.Join(mnt, fmt.Sprintf("f%d", i))
+		if err := os.WriteFile(name, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want[name] = b
+	}
+	mustRun(t, home, "sync", "--wait")
+
+	wiped, killed := farmers[1], farmers[6]
+	if n := wipeShards(t, wiped.dir); n == 0 {
+		t.Fatal("the farmer to wipe held no shard files")
+	}
+	killed.cmd.Process.Kill()
+	<-killed.done
+
+	// A bound, not a measurement: the daemon audits every 300 ms.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		fs := farmersJSON(t, home)
+		w, k := fs[wiped.addr], fs[killed.addr]
+		if w.State == "disqualified" && k.State == "disqualified" && w.ShardsHeld == 0 && k.ShardsHeld == 0 {
+			if w.AuditsFailed == 0 {
+				t.Fatalf("the wiped farmer was disqualified without failing an audit: %+v", w)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 2 minutes: wiped %+v\nkilled %+v", w, k)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	var vr service.VerifyReply
+	if err := json.Unmarshal([]byte(mustRun(t, home, "verify", "--json")), &vr); err != nil {
+		t.Fatal(err)
+	}
+	if vr.Blocks.BelowFull != 0 {
+		t.Fatalf("blocks below k+m after the repair: %+v", vr.Blocks)
+	}
+	wiped.stop(t)
+	mustRun(t, home, "cache", "clear")
+	for name, b := range want {
+		got, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, b) {
+			t.Fatalf("%s reads back different bytes after the repair", name)
+		}
 	}
 }
