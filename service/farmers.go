@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/shardrive/shardrive/cache"
@@ -17,6 +18,7 @@ import (
 // The control protocol's farmer, verify and repair calls (docs/format/control.md):
 //
 //	GET  /v1/farmers                            -> FarmersReply
+//	POST /v1/farmers/settle                     -> FarmersReply with each farmer's claim
 //	POST /v1/farmers/add    FarmerRequest       -> OKReply
 //	POST /v1/farmers/remove FarmerRequest       -> OKReply
 //	POST /v1/verify         VerifyRequest       -> VerifyReply
@@ -48,6 +50,20 @@ type FarmerReport struct {
 	LostShards int64   `json:"lost_shards"`
 	// Owed is what the client believes it owes the farmer.
 	Owed OwedReport `json:"owed"`
+	// Claimed is the farmer's own accounting of this drive's account (GET
+	// /v1/info), asked only by `farmers --settle`; ClaimError says why it
+	// is missing.
+	Claimed    *ClaimReport `json:"claimed,omitempty"`
+	ClaimError string       `json:"claim_error,omitempty"`
+}
+
+// ClaimReport is a farmer's side of the accounting.
+type ClaimReport struct {
+	ByteHours float64 `json:"byte_hours"`
+	Ingress   int64   `json:"ingress_bytes"`
+	Egress    int64   `json:"egress_bytes"`
+	Shards    int64   `json:"shards"`
+	Stored    int64   `json:"stored_bytes"`
 }
 
 // OwedReport is the client's side of a farmer's accounting.
@@ -250,6 +266,39 @@ func (s *Session) Farmers(ctx context.Context) (FarmersReply, error) {
 	return farmersReport(ctx, s.DB, s.Net.Stats())
 }
 
+// Settle lists the farmers with each one's own accounting beside the
+// client's, so that payments can be settled from either side's records.
+func (s *Session) Settle(ctx context.Context) (FarmersReply, error) {
+	rep, err := s.Farmers(ctx)
+	if err != nil {
+		return rep, err
+	}
+	var wg sync.WaitGroup
+	for i := range rep.Farmers {
+		f := &rep.Farmers[i]
+		if f.State == cache.StateRemoved {
+			continue
+		}
+		id, err := format.ParseNodeID(f.NodeID)
+		if err != nil {
+			return rep, err
+		}
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			info, err := s.gate.FarmerInfo(cctx, id)
+			if err != nil {
+				f.ClaimError = err.Error()
+				return
+			}
+			a := info.Account
+			f.Claimed = &ClaimReport{ByteHours: a.ByteHours, Ingress: a.Ingress, Egress: a.Egress, Shards: a.Shards, Stored: a.Used}
+		})
+	}
+	wg.Wait()
+	return rep, nil
+}
+
 // Verify audits the farmers now (for sessions without a daemon).
 func (s *Session) Verify(ctx context.Context, full bool) (VerifyReply, error) {
 	k, err := s.NewKeeper(syncer.NewKeeperConfig())
@@ -320,6 +369,7 @@ func farmerID(s string) (format.NodeID, error) {
 // and repair.
 type keeperController interface {
 	farmers(ctx context.Context) (FarmersReply, error)
+	settle(ctx context.Context) (FarmersReply, error)
 	addFarmer(ctx context.Context, addr string) error
 	removeFarmer(ctx context.Context, addr string) error
 	verify(ctx context.Context, full bool) (VerifyReply, error)
@@ -329,6 +379,14 @@ type keeperController interface {
 func handleKeeper(mux *http.ServeMux, c keeperController, reply func(http.ResponseWriter, any, error)) {
 	mux.HandleFunc("GET /v1/farmers", func(w http.ResponseWriter, r *http.Request) {
 		rep, err := c.farmers(r.Context())
+		reply(w, rep, err)
+	})
+	mux.HandleFunc("POST /v1/farmers/settle", func(w http.ResponseWriter, r *http.Request) {
+		if err := parseEmpty(r.Body); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		rep, err := c.settle(r.Context())
 		reply(w, rep, err)
 	})
 	mux.HandleFunc("POST /v1/farmers/add", func(w http.ResponseWriter, r *http.Request) {
@@ -371,6 +429,12 @@ func (c *Client) Farmers(ctx context.Context) (FarmersReply, error) {
 	return rep, c.call(ctx, http.MethodGet, "farmers", nil, &rep)
 }
 
+// Settle lists the farmers with their own accounting beside the client's.
+func (c *Client) Settle(ctx context.Context) (FarmersReply, error) {
+	var rep FarmersReply
+	return rep, c.call(ctx, http.MethodPost, "farmers/settle", struct{}{}, &rep)
+}
+
 // AddFarmer adds a farmer to the running daemon's drive.
 func (c *Client) AddFarmer(ctx context.Context, addr string) error {
 	return c.call(ctx, http.MethodPost, "farmers/add", FarmerRequest{Address: addr}, &OKReply{})
@@ -402,6 +466,18 @@ func (d *Daemon) farmers(ctx context.Context) (FarmersReply, error) {
 	}
 	defer leave()
 	return d.sess.Farmers(ctx)
+}
+
+func (d *Daemon) settle(ctx context.Context) (FarmersReply, error) {
+	ctx, leave, err := d.enter(ctx)
+	if err != nil {
+		return FarmersReply{}, err
+	}
+	defer leave()
+	if err := d.sess.SaveFarmerStats(ctx); err != nil { // the ledger up to now
+		return FarmersReply{}, err
+	}
+	return d.sess.Settle(ctx)
 }
 
 func (d *Daemon) addFarmer(ctx context.Context, s string) error {

@@ -77,9 +77,10 @@ func (f *fakeDaemon) pause(_ context.Context, paused bool) (PauseReply, error) {
 	return PauseReply{Paused: paused, Changed: changed}, nil
 }
 
-// The keeper calls are tested over a real daemon (keeper_test.go); the
+// The keeper calls are tested over a real daemon (cmd/shardrive e2e); the
 // server tests only need them to exist.
 func (f *fakeDaemon) farmers(context.Context) (FarmersReply, error)     { return FarmersReply{}, nil }
+func (f *fakeDaemon) settle(context.Context) (FarmersReply, error)      { return FarmersReply{}, nil }
 func (f *fakeDaemon) addFarmer(context.Context, string) error           { return ErrFarmerKnown }
 func (f *fakeDaemon) removeFarmer(context.Context, string) error        { return ErrFarmerUnknown }
 func (f *fakeDaemon) verify(context.Context, bool) (VerifyReply, error) { return VerifyReply{}, nil }

@@ -13,6 +13,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
+	"github.com/shardrive/shardrive/cache"
 	"github.com/shardrive/shardrive/core/format"
 	"github.com/shardrive/shardrive/service"
 )
@@ -21,21 +22,23 @@ import (
 // on the home directly when none runs (as sync does).
 
 func newFarmersCommand(g *globals) *cobra.Command {
-	var asJSON bool
+	var asJSON, settle bool
 	cmd := &cobra.Command{
-		Use:   "farmers [add ADDR | remove ADDR] [--json]",
+		Use:   "farmers [add ADDR | remove ADDR] [--json] [--settle]",
 		Short: "List the drive's farmers with their audits, reputation and state; add or remove one",
 		Long: "List every farmer: address, latency, audits passed and failed, uptime, shards held, reputation,\n" +
 			"state (active, suspended, disqualified, removing, removed) and what the drive believes it owes it.\n" +
 			"`farmers add ADDR` adds a farmer (it must answer as the node its address names); `farmers remove\n" +
 			"ADDR` stops new shards going to it and moves its shards to the others first; it is removed once\n" +
-			"it holds none (`repair --wait` does that now).",
+			"it holds none (`repair --wait` does that now). --settle asks each farmer for its own accounting\n" +
+			"of this drive and prints it beside the drive's, so payments can be settled from either side.",
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runFarmers(cmd.Context(), g, asJSON)
+			return runFarmers(cmd.Context(), g, asJSON, settle)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (stable, for scripts)")
+	cmd.Flags().BoolVar(&settle, "settle", false, "ask each farmer for its accounting and print it beside the drive's")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "add ADDR",
 		Short: "Add a farmer (nodeid@host:port) to the drive",
@@ -54,17 +57,21 @@ func newFarmersCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-func runFarmers(ctx context.Context, g *globals, asJSON bool) error {
+func runFarmers(ctx context.Context, g *globals, asJSON, settle bool) error {
 	c := service.NewClient(g.home().service().SocketPath())
 	defer c.Close()
-	rep, err := c.Farmers(ctx)
+	list, local := c.Farmers, (*service.Session).Farmers
+	if settle {
+		list, local = c.Settle, (*service.Session).Settle
+	}
+	rep, err := list(ctx)
 	if errors.Is(err, service.ErrNoDaemon) {
 		s, serr := openSession(ctx, g, readOnly)
 		if serr != nil {
 			return serr
 		}
 		defer s.Close(context.WithoutCancel(ctx))
-		rep, err = s.Farmers(ctx)
+		rep, err = local(s.Session, ctx)
 	}
 	if err != nil {
 		return err
@@ -94,7 +101,29 @@ func runFarmers(ctx context.Context, g *globals, asJSON bool) error {
 			fmt.Printf("%s: %s (%s)\n", f.Address, f.State, f.Reason)
 		}
 	}
+	if settle {
+		printSettle(rep)
+	}
 	return nil
+}
+
+// printSettle prints each farmer's accounting beside the drive's.
+func printSettle(rep service.FarmersReply) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "\nFARMER\tGB-HOURS drive/farmer\tGB IN drive/farmer\tGB OUT drive/farmer\tSHARDS drive/farmer")
+	for _, f := range rep.Farmers {
+		if f.Claimed == nil {
+			if f.ClaimError != "" {
+				fmt.Fprintf(w, "%s\tno answer: %s\n", f.Address, f.ClaimError)
+			}
+			continue
+		}
+		c := f.Claimed
+		fmt.Fprintf(w, "%s\t%.4f / %.4f\t%.4f / %.4f\t%.4f / %.4f\t%d / %d\n", f.Address,
+			f.Owed.ByteHours/1e9, c.ByteHours/1e9, float64(f.Owed.Ingress)/1e9, float64(c.Ingress)/1e9,
+			float64(f.Owed.Egress)/1e9, float64(c.Egress)/1e9, f.ShardsHeld, c.Shards)
+	}
+	w.Flush()
 }
 
 func runFarmerChange(ctx context.Context, g *globals, arg string, add bool) error {
@@ -246,17 +275,25 @@ func printHealth(rep service.VerifyReply) {
 
 func newRepairCommand(g *globals) *cobra.Command {
 	var wait, asJSON bool
+	var threshold int
 	cmd := &cobra.Command{
-		Use:   "repair [--wait] [--json]",
+		Use:   "repair [--wait] [--json] [--threshold N]",
 		Short: "Repair every block below the repair threshold now",
 		Long: "Rebuild the shards of every block with fewer healthy shards than the repair threshold and\n" +
 			"place them on other farmers. With --wait (always without a daemon), return when done: exit 0\n" +
-			"when nothing is left below the threshold, 4 when too few farmers were available for some.",
+			"when nothing is left below the threshold, 4 when too few farmers were available for some.\n" +
+			"--threshold N first sets the drive's repair threshold (k < N <= k+m; without a daemon only).",
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if threshold != 0 {
+				if err := setRepairThreshold(cmd.Context(), g, threshold); err != nil {
+					return err
+				}
+			}
 			return runRepair(cmd.Context(), g, wait, asJSON)
 		},
 	}
+	cmd.Flags().IntVar(&threshold, "threshold", 0, "set the drive's repair threshold first (stored in the drive, backed up)")
 	cmd.Flags().BoolVar(&wait, "wait", false, "return once the repair is done")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (stable, for scripts)")
 	return cmd
@@ -295,3 +332,22 @@ func runRepair(ctx context.Context, g *globals, wait, asJSON bool) error {
 }
 
 var errRepairIncomplete = errors.New("repair incomplete")
+
+// setRepairThreshold stores the drive's repair threshold. It needs the home
+// to itself: the daemon reads the threshold at each repair pass, but
+// changes to drive settings go through one writer.
+func setRepairThreshold(ctx context.Context, g *globals, n int) error {
+	s, err := openSession(ctx, g, readWrite)
+	if errors.Is(err, service.ErrBusy) {
+		return fmt.Errorf("%w: stop the daemon (shardrive unmount) to change the repair threshold", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer s.Close(context.WithoutCancel(ctx))
+	if err := s.DB.Update(ctx, func(tx *cache.Tx) error { return tx.SetRepairThreshold(n) }); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	fmt.Printf("repair threshold: %d healthy shards\n", n)
+	return nil
+}

@@ -25,6 +25,7 @@ type initOptions struct {
 	dataShards   int
 	parityShards int
 	blockSize    string
+	repairAt     int
 	recover      bool
 	takeOver     bool
 	keepOwners   bool
@@ -36,6 +37,7 @@ func (o *initOptions) AddFlags(cmd *cobra.Command) {
 	f.IntVar(&o.dataShards, "data-shards", 4, "k: shards any k of which rebuild a block")
 	f.IntVar(&o.parityShards, "parity-shards", 2, "m: extra shards, so that m farmers may be lost")
 	f.StringVar(&o.blockSize, "block-size", "4MiB", "file block size (64KiB..64MiB)")
+	f.IntVar(&o.repairAt, "repair-threshold", 0, "repair a block once it has fewer healthy shards than this (k < N <= k+m; default k+m)")
 	f.BoolVar(&o.recover, "recover", false, "recover an existing drive: the 24 words on stdin, one of its farmers in --farmers")
 	f.BoolVar(&o.takeOver, "take-over", false, "with --recover: move the writer here even though another device holds the drive (it then stops writing)")
 	f.BoolVar(&o.keepOwners, "keep-owners", false, "with --recover: keep the files' recorded owners instead of making them yours")
@@ -147,6 +149,11 @@ func createDrive(ctx context.Context, o initOptions, g *globals) (mnemonic, crea
 		for _, a := range addrs {
 			if _, err := tx.AddFarmer(a.ID.String(), a.String()); err != nil {
 				return err
+			}
+		}
+		if o.repairAt != 0 {
+			if err := tx.SetRepairThreshold(o.repairAt); err != nil {
+				return fmt.Errorf("%w: %w", errUsage, err)
 			}
 		}
 		return nil

@@ -57,6 +57,23 @@ func TestFarmersVerifyRepairCommands(t *testing.T) {
 	if ingress < 3<<20 { // 1.5 times the file went out, as shards
 		t.Fatalf("the ledger records %d bytes uploaded, want at least the file's 3 MiB", ingress)
 	}
+	// Both sides of the accounting: the farmers' own records of this
+	// drive's account agree with the drive's on what was uploaded.
+	var settled service.FarmersReply
+	if err := json.Unmarshal([]byte(mustRun(t, home, "farmers", "--settle", "--json")), &settled); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range settled.Farmers {
+		if f.Claimed == nil {
+			t.Fatalf("farmer %s gave no accounting: %s", f.Address, f.ClaimError)
+		}
+		if f.Claimed.Ingress < f.Owed.Ingress*9/10 || f.Claimed.Shards != f.ShardsHeld {
+			t.Errorf("farmer %s: claims %+v, the drive believes ingress %d and %d shards", f.Address, *f.Claimed, f.Owed.Ingress, f.ShardsHeld)
+		}
+	}
+	if out := mustRun(t, home, "farmers", "--settle"); !strings.Contains(out, "GB-HOURS drive/farmer") {
+		t.Fatalf("farmers --settle:\n%s", out)
+	}
 	if out := mustRun(t, home, "farmers"); !strings.Contains(out, "REPUTATION") || !strings.Contains(out, farmers[0].addr) {
 		t.Fatalf("farmers table:\n%s", out)
 	}
