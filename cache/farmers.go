@@ -19,6 +19,7 @@ type Farmer struct {
 	BadData    int64
 	LastSeen   time.Time
 	State      string
+	Region     string // as the farmer last declared it
 }
 
 // AddFarmer records a farmer (or updates its address) and returns its row id.
@@ -41,7 +42,7 @@ func (t *Tx) AddFarmer(nodeID, address string) (int64, error) {
 
 // Farmers lists every farmer the drive knows, in the order they were added.
 func (t *Tx) Farmers() ([]Farmer, error) {
-	rows, err := t.query(`SELECT id, node_id, address, latency_ns, throughput, successes, failures, bad_data, last_seen, state
+	rows, err := t.query(`SELECT id, node_id, address, latency_ns, throughput, successes, failures, bad_data, last_seen, state, region
 		FROM farmers ORDER BY id`)
 	if err != nil {
 		return nil, err
@@ -52,7 +53,7 @@ func (t *Tx) Farmers() ([]Farmer, error) {
 		var f Farmer
 		var lat, seen int64
 		if err := rows.Scan(&f.ID, &f.NodeID, &f.Address, &lat, &f.Throughput, &f.Successes, &f.Failures,
-			&f.BadData, &seen, &f.State); err != nil {
+			&f.BadData, &seen, &f.State, &f.Region); err != nil {
 			return nil, err
 		}
 		f.Latency = time.Duration(lat)

@@ -183,7 +183,7 @@ func (s *Session) openNetwork(ctx context.Context, ncfg netclient.NetworkConfig)
 		}
 		clients = append(clients, netclient.NewFarmerClient(addr, s.Keys.AccountKey(addr.ID.PublicKey()), netclient.NewFarmerConfig()))
 		stats = append(stats, netclient.FarmerStats{ID: addr.ID, Addr: f.Address, Latency: f.Latency, Throughput: f.Throughput,
-			Successes: f.Successes, Failures: f.Failures, BadData: f.BadData, LastSeen: f.LastSeen})
+			Successes: f.Successes, Failures: f.Failures, BadData: f.BadData, LastSeen: f.LastSeen, Region: f.Region})
 	}
 	net, err := netclient.NewNetwork(ncfg, clients, s.log)
 	if err != nil {
