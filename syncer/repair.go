@@ -38,6 +38,7 @@ func (k *Keeper) Repair(ctx context.Context) (RepairReport, error) {
 		return rep, err
 	}
 	failed := make(map[cache.BlockRef]bool)
+	var firstErr error
 	for ctx.Err() == nil {
 		var refs []cache.BlockRef
 		if err := k.db.View(ctx, func(tx *cache.Tx) (err error) {
@@ -58,7 +59,12 @@ func (k *Keeper) Repair(ctx context.Context) (RepairReport, error) {
 			}
 			if err != nil {
 				if !errors.Is(err, cache.ErrBlockChanged) {
-					k.log.Warn("repair failed; will retry", "ino", r.Ino, "block", r.Index, "healthy", r.Healthy, "err", err)
+					// One line per pass, not per block: with too few
+					// farmers every block fails the same way.
+					k.log.Debug("repair failed; will retry", "ino", r.Ino, "block", r.Index, "healthy", r.Healthy, "err", err)
+					if rep.Failed == 0 {
+						firstErr = err
+					}
 					rep.Failed++
 				}
 				failed[key] = true
@@ -74,6 +80,9 @@ func (k *Keeper) Repair(ctx context.Context) (RepairReport, error) {
 		if !progress {
 			break
 		}
+	}
+	if rep.Failed > 0 {
+		k.log.Warn("some blocks could not be repaired; will retry", "blocks", rep.Failed, "first error", firstErr)
 	}
 	k.mu.Lock()
 	k.stats.ShardsRepaired += int64(rep.Shards)

@@ -57,7 +57,10 @@ func runGet(ctx context.Context, g *globals, src, local string) error {
 	if err := tmp.Truncate(in.Size); err != nil {
 		return err
 	}
-	if _, err := s.drive.Get(ctx, src, tmp); err != nil {
+	bar := newProgress(path.Base(src), in.Size) // bytes written
+	_, err = s.drive.Get(ctx, src, bar.writerAt(tmp))
+	bar.End(err)
+	if err != nil {
 		return err
 	}
 	if local == "-" {

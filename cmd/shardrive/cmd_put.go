@@ -31,6 +31,7 @@ func newPutCommand(g *globals) *cobra.Command {
 
 func runPut(ctx context.Context, g *globals, local, dst string) error {
 	var r io.Reader = os.Stdin
+	var size int64 // 0: unknown (stdin)
 	attr := drive.PutAttr{}
 	if local != "-" {
 		f, err := os.Open(local)
@@ -45,7 +46,7 @@ func runPut(ctx context.Context, g *globals, local, dst string) error {
 		if !fi.Mode().IsRegular() {
 			return fmt.Errorf("%w: %s is not a regular file", errUsage, local)
 		}
-		r = f
+		r, size = f, fi.Size()
 		attr = drive.PutAttr{Mode: uint32(fi.Mode().Perm()), Mtime: fi.ModTime()}
 	}
 	s, err := openSession(ctx, g, readWrite)
@@ -63,7 +64,9 @@ func runPut(ctx context.Context, g *globals, local, dst string) error {
 	if local == "-" && path.Base(dst) == "-" {
 		return fmt.Errorf("%w: name the drive file when reading stdin", errUsage)
 	}
-	in, err := s.drive.Put(ctx, dst, r, attr)
+	bar := newProgress(path.Base(dst), size) // bytes read from the source
+	in, err := s.drive.Put(ctx, dst, bar.reader(r), attr)
+	bar.End(err)
 	if err != nil {
 		if ctx.Err() == nil { // not interrupted: delete what the failed put placed now
 			s.backup(ctx, g)

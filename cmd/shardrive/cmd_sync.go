@@ -43,10 +43,18 @@ func runSync(ctx context.Context, g *globals, o syncOptions) error {
 	}
 	c := service.NewClient(g.home().service().SocketPath())
 	defer c.Close()
+	var watch *queueWatch
 	if st, err := c.Status(ctx); err == nil && st.Daemon != nil {
 		syncKernel(g, st.Daemon.MountDir)
+		if o.wait {
+			watch = watchQueue(ctx, "sync", func(ctx context.Context) (int64, error) {
+				st, err := c.Status(ctx)
+				return st.Uploads.DirtyBytes, err
+			})
+		}
 	}
 	rep, err := c.Sync(ctx, service.SyncRequest{Wait: o.wait, TimeoutMS: o.timeout.Milliseconds()})
+	watch.stop(err)
 	switch {
 	case err == nil && o.wait:
 		fmt.Println("all changes are stored on the farmers")
@@ -62,7 +70,13 @@ func runSync(ctx context.Context, g *globals, o syncOptions) error {
 		return err
 	}
 	defer s.Close(context.WithoutCancel(ctx))
-	if err := s.Sync(ctx, o.timeout); err != nil {
+	watch = watchQueue(ctx, "sync", func(ctx context.Context) (int64, error) {
+		st, err := s.Status(ctx, false)
+		return st.Uploads.DirtyBytes, err
+	})
+	err = s.Sync(ctx, o.timeout)
+	watch.stop(err)
+	if err != nil {
 		return err
 	}
 	fmt.Println("all changes are stored on the farmers")
