@@ -48,7 +48,8 @@ func runStatus(ctx context.Context, g *globals, o statusOptions, w io.Writer) er
 	if o.json {
 		return printJSON(w, st)
 	}
-	printStatus(w, st)
+	f, ok := w.(*os.File)
+	printStatus(w, st, ok && canRedraw(f, os.Getenv))
 	return nil
 }
 
@@ -119,7 +120,9 @@ func runFileStatus(ctx context.Context, g *globals, o statusOptions, args []stri
 	return nil
 }
 
-func printStatus(w io.Writer, st service.Status) {
+// printStatus prints st for people; with bars (a terminal) the cache's
+// use of its limit is drawn too.
+func printStatus(w io.Writer, st service.Status, bars bool) {
 	if d := st.Daemon; d != nil {
 		ro := ""
 		if d.ReadOnly {
@@ -145,6 +148,10 @@ func printStatus(w io.Writer, st service.Status) {
 	}
 	fmt.Fprintf(w, "cache:    %s in %d blocks, %s on disk (%s) in %s\n", humanize.IBytes(uint64(c.Bytes)), c.Blocks,
 		humanize.IBytes(uint64(c.DiskBytes)), limit, c.Dir)
+	if bars && c.MaxBytes > 0 {
+		fmt.Fprintf(w, "          %s %d%% of the limit used, %d%% not stored yet (#)\n", cacheBar(c.Bytes, u.DirtyBytes, c.MaxBytes, 30),
+			min(100, c.Bytes*100/c.MaxBytes), min(100, u.DirtyBytes*100/c.MaxBytes))
+	}
 	up, down := 0, 0
 	for _, f := range st.Farmers {
 		switch f.State {
