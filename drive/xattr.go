@@ -21,10 +21,17 @@ const (
 const maxXattrValue = 64 << 10
 
 func checkXattrName(name string) error {
-	if !strings.HasPrefix(name, "user.") || len(name) > 255 || len(name) == len("user.") {
+	if !userXattrName(name) {
 		return fmt.Errorf("extended attribute %q: only user.* names: %w", name, ErrNotSupported)
 	}
 	return nil
+}
+
+// userXattrName reports whether the drive could hold an attribute of this
+// name. Reads of other names (ls -l asks for security.selinux and the POSIX
+// ACLs of every file) are answered without building an error.
+func userXattrName(name string) bool {
+	return strings.HasPrefix(name, "user.") && len(name) <= 255 && len(name) > len("user.")
 }
 
 // GetXattr returns an extended attribute's value.
@@ -33,7 +40,7 @@ func (d *Drive) GetXattr(ctx context.Context, ino uint64, name string) (v []byte
 		st, err := d.Status(ctx, ino)
 		return []byte(st), err
 	}
-	if err := checkXattrName(name); err != nil {
+	if !userXattrName(name) {
 		return nil, ErrNoXattr
 	}
 	err = d.db.View(ctx, func(tx *cache.Tx) (err error) {
