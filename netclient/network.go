@@ -331,7 +331,8 @@ func (n *Network) FarmerInfo(ctx context.Context, farmer format.NodeID) (format.
 	return info, nil
 }
 
-// info makes one Info call to p and notes the region it declares.
+// info makes one Info call to p and notes the region it declares and
+// whether it is nearly full.
 func (n *Network) info(ctx context.Context, p *peer) (format.Info, error) {
 	var info format.Info
 	err := n.call(ctx, p, callInfo, 0, 0, func(ctx context.Context) (int64, error) {
@@ -347,7 +348,18 @@ func (n *Network) info(ctx context.Context, p *peer) (format.Info, error) {
 		n.log.Warn("farmer declares a bad region; treated as none", "farmer", p.id, "err", err)
 	}
 	n.rank.setRegion(p.id, region)
+	if info.Capacity > 0 && info.Free < lowFreeSpace(info) {
+		// Nearly full: ask it last for uploads rather than learn it from
+		// a refused put.
+		n.rank.setFull(p.id)
+	}
 	return info, nil
+}
+
+// lowFreeSpace is the free space under which a farmer is treated as full:
+// room for fewer than four of its largest shards (at least 64 MiB).
+func lowFreeSpace(info format.Info) int64 {
+	return max(4*info.MaxShardSize, 64<<20)
 }
 
 // Delete removes the shard root from one farmer, retrying transient errors

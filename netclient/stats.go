@@ -167,6 +167,16 @@ func (r *ranker) setRegion(id format.NodeID, region string) {
 	}
 }
 
+// setFull makes a farmer asked last for uploads for the full backoff, as
+// when it refuses a put for want of space.
+func (r *ranker) setFull(id format.NodeID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p := r.peers[id]; p != nil {
+		p.fullUntil = r.now().Add(r.fullBackoff)
+	}
+}
+
 // region returns the region a farmer declared, "" for none or unknown.
 func (r *ranker) region(id format.NodeID) string {
 	r.mu.Lock()
