@@ -56,20 +56,9 @@ func (g *gate) SetExcluded(ids []format.NodeID) { g.net.SetExcluded(ids) }
 // applyExclusions tells the network which farmers get no new shards (the
 // keeper does the same each round; a session without one needs it too).
 func (s *Session) applyExclusions(ctx context.Context) error {
-	var fs []cache.Farmer
-	if err := s.DB.View(ctx, func(tx *cache.Tx) (err error) { fs, err = tx.Farmers(); return err }); err != nil {
+	ids, err := syncer.Excluded(ctx, s.DB)
+	if err != nil {
 		return err
-	}
-	var ids []format.NodeID
-	for _, f := range fs {
-		if f.State == cache.StateActive {
-			continue
-		}
-		id, err := format.ParseNodeID(f.NodeID)
-		if err != nil {
-			return fmt.Errorf("farmer %s: %w", f.Address, err)
-		}
-		ids = append(ids, id)
 	}
 	s.Net.SetExcluded(ids)
 	return nil

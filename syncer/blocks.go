@@ -136,17 +136,8 @@ func (b *Blocks) Store(ctx context.Context, f File, idx int64, plain []byte) (St
 		return Stored{}, err
 	}
 	defer enc.release()
-	var intents []int64
-	if err := b.db.Update(ctx, func(tx *cache.Tx) error {
-		for _, r := range enc.roots {
-			id, err := tx.AddIntent(r)
-			if err != nil {
-				return err
-			}
-			intents = append(intents, id)
-		}
-		return nil
-	}); err != nil {
+	intents, err := journalIntents(ctx, b.db, enc.roots)
+	if err != nil {
 		return Stored{}, err
 	}
 	placed, perr := b.net.Place(ctx, enc.shards, enc.roots, b.k+1)
@@ -192,6 +183,23 @@ func (b *Blocks) Store(ctx context.Context, f File, idx int64, plain []byte) (St
 		b.log.Warn("block stored below full redundancy", "shards", len(placed), "want", b.k+b.m)
 	}
 	return st, nil
+}
+
+// journalIntents records that shards with these roots are about to be
+// uploaded, before the uploads start (see Store).
+func journalIntents(ctx context.Context, db *cache.DB, roots []merkle.Root) ([]int64, error) {
+	var intents []int64
+	err := db.Update(ctx, func(tx *cache.Tx) error {
+		for _, r := range roots {
+			id, err := tx.AddIntent(r)
+			if err != nil {
+				return err
+			}
+			intents = append(intents, id)
+		}
+		return nil
+	})
+	return intents, err
 }
 
 // Load fetches any k shards of blk, nearest farmers first, and appends its

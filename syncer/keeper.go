@@ -177,23 +177,33 @@ func (k *Keeper) Run(ctx context.Context) {
 
 // ApplyStates tells the network which farmers get no new shards.
 func (k *Keeper) ApplyStates(ctx context.Context) error {
-	var hs []cache.Health
-	if err := k.db.View(ctx, func(tx *cache.Tx) (err error) { hs, err = tx.Healths(); return err }); err != nil {
+	ids, err := Excluded(ctx, k.db)
+	if err != nil {
 		return err
 	}
+	k.net.SetExcluded(ids)
+	return nil
+}
+
+// Excluded lists the farmers that get no new shards: every one not active
+// (suspended, disqualified, being removed or removed).
+func Excluded(ctx context.Context, db *cache.DB) ([]format.NodeID, error) {
+	var fs []cache.Farmer
+	if err := db.View(ctx, func(tx *cache.Tx) (err error) { fs, err = tx.Farmers(); return err }); err != nil {
+		return nil, err
+	}
 	var out []format.NodeID
-	for _, h := range hs {
-		if h.State == cache.StateActive {
+	for _, f := range fs {
+		if f.State == cache.StateActive {
 			continue
 		}
-		id, err := format.ParseNodeID(h.NodeID)
+		id, err := format.ParseNodeID(f.NodeID)
 		if err != nil {
-			return fmt.Errorf("farmer %s: %w", h.Address, err)
+			return nil, fmt.Errorf("farmer %s: %w", f.Address, err)
 		}
 		out = append(out, id)
 	}
-	k.net.SetExcluded(out)
-	return nil
+	return out, nil
 }
 
 // AuditReport is one round's outcome per farmer.

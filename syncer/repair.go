@@ -209,17 +209,8 @@ func (k *Keeper) repairBlock(ctx context.Context, ref cache.BlockRef) (int, int6
 		out = append(out, shards[i])
 		roots = append(roots, r)
 	}
-	var intents []int64
-	if err := k.db.Update(ctx, func(tx *cache.Tx) error {
-		for _, r := range roots {
-			id, err := tx.AddIntent(r)
-			if err != nil {
-				return err
-			}
-			intents = append(intents, id)
-		}
-		return nil
-	}); err != nil {
+	intents, err := journalIntents(ctx, k.db, roots)
+	if err != nil {
 		return 0, 0, err
 	}
 	placed, perr := k.net.PlaceAvoiding(ctx, out, roots, 1, avoid)
