@@ -122,6 +122,9 @@ type RestoreConfig struct {
 	// unexpired writer lease; that device stops writing at its next round.
 	TakeOver bool
 	Now      time.Time
+	// Progress, if set, is called after each metadata object is fetched
+	// with the plaintext bytes fetched so far and in all.
+	Progress func(done, total int64)
 }
 
 // VersionMargin is added to the highest block version a recovery finds: the
@@ -155,6 +158,12 @@ func Restore(ctx context.Context, db *cache.DB, f *Found, keys *crypto.Keys, cfg
 	}
 	var objs []loaded
 	var maxVersion uint64
+	var done, total int64
+	for _, ref := range r.Objects {
+		for _, p := range ref.Parts {
+			total += int64(p.PlainLen)
+		}
+	}
 	for _, ref := range r.Objects {
 		body, err := loadObject(ctx, f, codec, sealer, ref)
 		if err != nil {
@@ -169,6 +178,10 @@ func Restore(ctx context.Context, db *cache.DB, f *Found, keys *crypto.Keys, cfg
 		}
 		for _, p := range ref.Parts {
 			maxVersion = max(maxVersion, p.Version)
+			done += int64(p.PlainLen)
+		}
+		if cfg.Progress != nil {
+			cfg.Progress(done, total)
 		}
 		objs = append(objs, loaded{ref: ref, body: body, obj: o})
 	}
