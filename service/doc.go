@@ -19,6 +19,14 @@
 //     daemon's own user (and root) may talk to it: the directory is the
 //     user's and 0700, the socket 0600, and every connection's peer
 //     credentials (SO_PEERCRED) are checked.
+//   - keys: the drive's derived keys, never the mnemonic (KeyStore,
+//     keystore.go): in the OS keyring where one answers when the drive is
+//     made, the home's keys file then only a record naming the entry
+//     (service "shardrive", a random per-home entry name, so moving the
+//     home keeps it); else, on request (FileOnly) and in homes made before
+//     the keyring was used, in the 0600 keys file itself. Load follows the
+//     file and never falls back: a locked or unreachable keyring, or a
+//     missing entry, is an error naming the fix.
 //   - pause: the daemon's network traffic stopped until resume (pause.go):
 //     a gate between the session and the farmers, shut, and the uploader
 //     and backup goroutines stopped.

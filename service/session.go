@@ -112,7 +112,7 @@ func Open(ctx context.Context, h Home, cfg OpenConfig) (_ *Session, err error) {
 	if s.DB, err = cache.Open(ctx, h.DBPath()); err != nil {
 		return nil, err
 	}
-	if s.Keys, err = readKeys(h.KeysPath()); err != nil {
+	if s.Keys, err = NewKeyStore().Load(h); err != nil {
 		return nil, err
 	}
 	if err := s.openNetwork(ctx, cfg.Network); err != nil {
@@ -418,17 +418,4 @@ func (s *Session) closeData(ctx context.Context) {
 		s.DB.Close()
 		s.DB = nil
 	}
-}
-
-// readKeys loads the derived keys (never the mnemonic) from their 0600 file.
-func readKeys(path string) (*crypto.Keys, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read drive keys: %w", err)
-	}
-	k, err := crypto.UnmarshalKeys(b)
-	if err != nil {
-		return nil, fmt.Errorf("drive keys %s: %w", path, err)
-	}
-	return k, nil
 }

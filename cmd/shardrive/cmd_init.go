@@ -29,6 +29,7 @@ type initOptions struct {
 	recover      bool
 	takeOver     bool
 	keepOwners   bool
+	keysFile     bool
 }
 
 func (o *initOptions) AddFlags(cmd *cobra.Command) {
@@ -41,6 +42,7 @@ func (o *initOptions) AddFlags(cmd *cobra.Command) {
 	f.BoolVar(&o.recover, "recover", false, "recover an existing drive: the 24 words on stdin, one of its farmers in --farmers")
 	f.BoolVar(&o.takeOver, "take-over", false, "with --recover: move the writer here even though another device holds the drive (it then stops writing)")
 	f.BoolVar(&o.keepOwners, "keep-owners", false, "with --recover: keep the files' recorded owners instead of making them yours")
+	f.BoolVar(&o.keysFile, "keys-file", false, "keep the derived keys in a 0600 file in the home even where an OS keyring answers (a daemon started before login, a headless machine)")
 }
 
 func newInitCommand(g *globals) *cobra.Command {
@@ -130,12 +132,9 @@ func createDrive(ctx context.Context, o initOptions, g *globals) (mnemonic, crea
 	}
 	cfg.ID = crypto.NewFileID()
 	cfg.KeyCheck = keys.Check()
-	kb, err := keys.MarshalBinary()
+	place, err := saveKeys(o, g, h, keys)
 	if err != nil {
 		return "", "", err
-	}
-	if err := service.WriteFileAtomic(h.keysPath(), kb, 0o600); err != nil {
-		return "", "", fmt.Errorf("write drive keys: %w", err)
 	}
 	db, err := cache.Open(ctx, h.dbPath())
 	if err != nil {
@@ -173,9 +172,24 @@ func createDrive(ctx context.Context, o initOptions, g *globals) (mnemonic, crea
 		}
 		s.Close(context.WithoutCancel(ctx))
 	}
-	created = fmt.Sprintf("drive created in %s: %d+%d shards over %d farmers, %s blocks",
-		h.state, cfg.DataShards, cfg.ParityShards, len(addrs), humanize.IBytes(uint64(cfg.BlockSize)))
+	created = fmt.Sprintf("drive created in %s: %d+%d shards over %d farmers, %s blocks; keys %s",
+		h.state, cfg.DataShards, cfg.ParityShards, len(addrs), humanize.IBytes(uint64(cfg.BlockSize)), place)
 	return mnemonic, created, nil
+}
+
+// saveKeys keeps the derived keys of the drive in home h: in the OS
+// keyring where one answers, unless --keys-file, else in a 0600 file.
+func saveKeys(o initOptions, g *globals, h home, keys *crypto.Keys) (service.KeysPlace, error) {
+	ks := service.NewKeyStore()
+	ks.FileOnly = o.keysFile
+	place, err := ks.Save(h.service(), keys)
+	if err != nil {
+		return place, err
+	}
+	if place.NoKeyring != nil {
+		g.log.Info("the OS keyring was not used for the drive keys", "reason", place.NoKeyring)
+	}
+	return place, nil
 }
 
 func parseFarmers(list []string) ([]format.Address, error) {

@@ -86,20 +86,16 @@ func runRecover(ctx context.Context, o initOptions, g *globals, stdin io.Reader)
 			os.Remove(h.dbPath())
 			os.Remove(h.dbPath() + "-wal")
 			os.Remove(h.dbPath() + "-shm")
-			os.Remove(h.keysPath())
+			service.NewKeyStore().Delete(h.service()) // best effort, as the rest
 			if createdState {
 				os.RemoveAll(h.state)
 			}
 		}
 	}()
-	kb, err := keys.MarshalBinary()
+	place, err := saveKeys(o, g, h, keys)
 	if err != nil {
 		lock.Unlock()
 		return err
-	}
-	if err := service.WriteFileAtomic(h.keysPath(), kb, 0o600); err != nil {
-		lock.Unlock()
-		return fmt.Errorf("write drive keys: %w", err)
 	}
 	start := time.Now()
 	db, err := cache.Open(ctx, h.dbPath())
@@ -131,6 +127,7 @@ func runRecover(ctx context.Context, o initOptions, g *globals, stdin io.Reader)
 	fmt.Fprintf(os.Stderr, "recovered drive: %d files, %d folders, %d symlinks, %s; metadata version %d stored %s (%s to restore)\n",
 		sum.files, sum.dirs, sum.symlinks, humanize.IBytes(uint64(sum.bytes)), r.Version, r.Time.UTC().Format(time.RFC3339), took.Round(time.Millisecond))
 	fmt.Fprintf(os.Stderr, "farmers: %d of %d answered\n", found.Answered, found.Farmers)
+	fmt.Fprintf(os.Stderr, "drive keys: %s\n", place)
 	for _, f := range found.Older {
 		fmt.Fprintf(os.Stderr, "WARNING: farmer %s serves an older root record (ignored: rolled back or behind)\n", f)
 	}

@@ -32,7 +32,6 @@ func (g *globals) home() home {
 }
 
 func (h home) dbPath() string   { return filepath.Join(h.state, "drive.db") }
-func (h home) keysPath() string { return filepath.Join(h.state, "keys") }
 func (h home) lockPath() string { return filepath.Join(h.state, "lock") }
 
 // service is the home as the service package names it. The control
