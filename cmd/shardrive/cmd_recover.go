@@ -103,7 +103,13 @@ func runRecover(ctx context.Context, o initOptions, g *globals, stdin io.Reader)
 		lock.Unlock()
 		return err
 	}
+	bar := newProgress("recover", 0)
+	rcfg.Progress = func(done, total int64) {
+		bar.SetTotal(total)
+		bar.Set(done)
+	}
 	err = syncer.Restore(ctx, db, found, keys, rcfg)
+	bar.End(err)
 	var sum treeSummary
 	if err == nil {
 		err = db.View(ctx, func(tx *cache.Tx) error { return sum.read(tx) })
