@@ -18,10 +18,13 @@ type Status struct {
 	Version int `json:"version"` // StatusVersion
 	// Daemon is nil when no daemon runs and the status was read from the
 	// home directly.
-	Daemon  *DaemonStatus  `json:"daemon"`
-	Uploads UploadStatus   `json:"uploads"`
-	Cache   CacheStatus    `json:"cache"`
-	Farmers []FarmerStatus `json:"farmers"`
+	Daemon  *DaemonStatus `json:"daemon"`
+	Uploads UploadStatus  `json:"uploads"`
+	// Transfers are the files the daemon is uploading now, oldest first.
+	// Empty when no daemon runs: only a running uploader has any.
+	Transfers []TransferStatus `json:"transfers"`
+	Cache     CacheStatus      `json:"cache"`
+	Farmers   []FarmerStatus   `json:"farmers"`
 	// Backup is the metadata backup on the farmers.
 	Backup *BackupStatus `json:"backup,omitempty"`
 }
@@ -48,6 +51,20 @@ type UploadStatus struct {
 	GarbageShards   int    `json:"garbage_shards"`   // shards waiting to be deleted from farmers
 	LastError       string `json:"last_error,omitempty"`
 }
+
+// TransferStatus is one file being uploaded: the bytes of its changed
+// blocks this upload stores, and how many of them are stored so far.
+type TransferStatus struct {
+	// Path is a drive path of the file (one of them if it has hard links),
+	// or DeletedPath if it has none left.
+	Path       string    `json:"path"`
+	DoneBytes  int64     `json:"done_bytes"`  // <= TotalBytes
+	TotalBytes int64     `json:"total_bytes"` // moves if the file's size changes meanwhile
+	Started    time.Time `json:"started"`
+}
+
+// DeletedPath is the path of a transfer whose file was deleted meanwhile.
+const DeletedPath = "(deleted)"
 
 // CacheStatus is the local block cache.
 type CacheStatus struct {
@@ -103,7 +120,7 @@ func (s *Session) Status(ctx context.Context, probe bool) (Status, error) {
 
 // status reads the queue from u and the rest from the session.
 func (s *Session) status(ctx context.Context, u *syncer.Uploader) (Status, error) {
-	st := Status{Version: StatusVersion, Farmers: []FarmerStatus{}}
+	st := Status{Version: StatusVersion, Farmers: []FarmerStatus{}, Transfers: []TransferStatus{}}
 	us, err := u.Status(ctx)
 	if err != nil {
 		return st, err
@@ -112,7 +129,17 @@ func (s *Session) status(ctx context.Context, u *syncer.Uploader) (Status, error
 		GarbageShards: us.Garbage, LastError: us.LastError}
 	bs := int64(s.Drive.Settings().BlockSize)
 	st.Cache = CacheStatus{Dir: s.CacheDir, BlockSize: int(bs)}
+	transfers := u.Transfers()
 	err = s.DB.View(ctx, func(tx *cache.Tx) error {
+		for _, t := range transfers {
+			p, err := tx.PathOf(t.Ino)
+			if errors.Is(err, cache.ErrNotFound) {
+				p = DeletedPath
+			} else if err != nil {
+				return err
+			}
+			st.Transfers = append(st.Transfers, TransferStatus{Path: p, DoneBytes: t.Done, TotalBytes: t.Total, Started: t.Started.UTC()})
+		}
 		inos, err := tx.CachedInodes()
 		if err != nil {
 			return err

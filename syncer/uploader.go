@@ -1,10 +1,12 @@
 package syncer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -63,9 +65,70 @@ type Uploader struct {
 	mu        sync.Mutex // guards the fields below
 	uploading int        // blocks in flight
 	lastErr   error
-	urgent    bool          // the next round skips the quiet period (Urge)
-	progress  Progress      // work done so far
-	next      chan struct{} // closed at the next progress, then replaced
+	urgent    bool                // the next round skips the quiet period (Urge)
+	progress  Progress            // work done so far
+	next      chan struct{}       // closed at the next progress, then replaced
+	inflight  map[int64]*Transfer // files being stored now, by inode
+}
+
+// Transfer is a file the uploader is storing now: the bytes of the dirty
+// blocks this pass of the file stores, and how many of them are stored.
+// It is for people watching (shardrive status), not for deciding anything.
+type Transfer struct {
+	Ino     int64
+	Done    int64 // <= Total
+	Total   int64
+	Started time.Time
+}
+
+// Transfers returns the files being stored now, oldest first. It is a
+// copy: the caller may keep it.
+func (u *Uploader) Transfers() []Transfer {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := make([]Transfer, 0, len(u.inflight))
+	for _, t := range u.inflight {
+		out = append(out, *t)
+	}
+	slices.SortFunc(out, func(a, b Transfer) int {
+		return cmp.Or(a.Started.Compare(b.Started), cmp.Compare(a.Ino, b.Ino))
+	})
+	return out
+}
+
+// track records that the dirty blocks of in are being stored (sizes as
+// the file is now) and returns the function that counts one of them
+// handled: stored with n bytes, or skipped (n < 0, no longer dirty or past
+// the end). The total follows what is really stored, so done never
+// passes it. untrack ends the record.
+func (u *Uploader) track(in cache.Inode, dirty []int64) (handled func(idx, n int64), untrack func()) {
+	planned := make(map[int64]int64, len(dirty))
+	t := &Transfer{Ino: in.Ino, Started: time.Now()}
+	for _, idx := range dirty {
+		planned[idx] = max(0, min(u.bs, in.Size-idx*u.bs))
+		t.Total += planned[idx]
+	}
+	u.mu.Lock()
+	if u.inflight == nil {
+		u.inflight = make(map[int64]*Transfer)
+	}
+	u.inflight[in.Ino] = t
+	u.mu.Unlock()
+	handled = func(idx, n int64) {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		t.Total -= planned[idx]
+		if n >= 0 {
+			t.Total += n
+			t.Done += n
+		}
+	}
+	untrack = func() {
+		u.mu.Lock()
+		delete(u.inflight, in.Ino)
+		u.mu.Unlock()
+	}
+	return handled, untrack
 }
 
 // Progress counts what the uploader has done since it started, for a
@@ -272,17 +335,21 @@ func (u *Uploader) uploadFile(ctx context.Context, ino int64) error {
 	// size of the file, and the file's lock is held only while one block
 	// is copied out.
 	buf := make([]byte, u.bs)
+	handled, untrack := u.track(in, dirty)
+	defer untrack()
 	for _, idx := range dirty {
 		s, ok, err := u.snapshotBlock(ctx, f, ino, idx, buf)
 		if err != nil {
 			return err
 		}
 		if !ok {
+			handled(idx, -1)
 			continue
 		}
 		if err := u.storeBlock(ctx, f, file, s); err != nil {
 			return err
 		}
+		handled(idx, int64(len(s.data)))
 	}
 	f.Lock()
 	defer f.Unlock()

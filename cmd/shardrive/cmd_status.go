@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/dustin/go-humanize"
@@ -48,8 +50,11 @@ func runStatus(ctx context.Context, g *globals, o statusOptions, w io.Writer) er
 	if o.json {
 		return printJSON(w, st)
 	}
-	f, ok := w.(*os.File)
-	printStatus(w, st, ok && canRedraw(f, os.Getenv))
+	width := 0 // no terminal: no bars
+	if f, ok := w.(*os.File); ok && canRedraw(f, os.Getenv) {
+		width = cmp.Or(termWidth(f), defaultTermWidth)
+	}
+	printStatus(w, st, width)
 	return nil
 }
 
@@ -120,9 +125,10 @@ func runFileStatus(ctx context.Context, g *globals, o statusOptions, args []stri
 	return nil
 }
 
-// printStatus prints st for people; with bars (a terminal) the cache's
-// use of its limit is drawn too.
-func printStatus(w io.Writer, st service.Status, bars bool) {
+// printStatus prints st for people. On a terminal width columns wide
+// (width > 0) bars show each transfer's progress and the cache's use of
+// its limit; with width 0 the same is said in plain text.
+func printStatus(w io.Writer, st service.Status, width int) {
 	if d := st.Daemon; d != nil {
 		ro := ""
 		if d.ReadOnly {
@@ -141,6 +147,7 @@ func printStatus(w io.Writer, st service.Status, bars bool) {
 	if u.LastError != "" {
 		fmt.Fprintf(w, "          last upload error: %s\n", oneLineString(u.LastError))
 	}
+	printTransfers(w, st.Transfers, width)
 	c := st.Cache
 	limit := "no limit"
 	if c.MaxBytes > 0 {
@@ -148,7 +155,7 @@ func printStatus(w io.Writer, st service.Status, bars bool) {
 	}
 	fmt.Fprintf(w, "cache:    %s in %d blocks, %s on disk (%s) in %s\n", humanize.IBytes(uint64(c.Bytes)), c.Blocks,
 		humanize.IBytes(uint64(c.DiskBytes)), limit, c.Dir)
-	if bars && c.MaxBytes > 0 {
+	if width > 0 && c.MaxBytes > 0 {
 		fmt.Fprintf(w, "          %s %d%% of the limit used, %d%% not stored yet (#)\n", cacheBar(c.Bytes, u.DirtyBytes, c.MaxBytes, 30),
 			min(100, c.Bytes*100/c.MaxBytes), min(100, u.DirtyBytes*100/c.MaxBytes))
 	}
@@ -175,6 +182,66 @@ func printStatus(w io.Writer, st service.Status, bars bool) {
 		fmt.Fprintln(tw, line)
 	}
 	tw.Flush()
+}
+
+// statusIndent lines up the lines that belong to the one above.
+const statusIndent = "          "
+
+// printTransfers prints one line per file being uploaded: path, bar,
+// percentage and bytes on a terminal (width > 0), the bars lined up;
+// path, bytes and percentage in words otherwise.
+func printTransfers(w io.Writer, trs []service.TransferStatus, width int) {
+	if width <= 0 {
+		for _, t := range trs {
+			fmt.Fprintf(w, "%s%s: %s of %s uploaded (%d%%)\n", statusIndent, printable(t.Path),
+				ibytes(t.DoneBytes), ibytes(t.TotalBytes), percent(t.DoneBytes, t.TotalBytes))
+		}
+		return
+	}
+	tails := make([]string, len(trs))
+	labelW, tailW := 0, 0
+	for i, t := range trs {
+		tails[i] = fmt.Sprintf("%3d%%  %8s / %s", percent(t.DoneBytes, t.TotalBytes), ibytes(t.DoneBytes), ibytes(t.TotalBytes))
+		labelW = max(labelW, len([]rune(printable(t.Path))))
+		tailW = max(tailW, len(tails[i]))
+	}
+	avail := width - 1 - len(statusIndent) // the last column would wrap on some terminals
+	fixed := tailW + 4                     // " [" and "] "
+	barW := min(30, avail-labelW-fixed)
+	if barW < minBarWidth {
+		barW = minBarWidth
+		labelW = max(1, avail-fixed-barW)
+	}
+	for i, t := range trs {
+		done, total := t.DoneBytes, t.TotalBytes
+		if total <= 0 {
+			done, total = 1, 1 // nothing to store: full
+		}
+		line := fmt.Sprintf("%s%-*s [%s] %s", statusIndent, labelW, truncateStart(printable(t.Path), labelW),
+			bar(done, total, barW), tails[i])
+		fmt.Fprintln(w, truncate(strings.TrimRight(line, " "), width-1))
+	}
+}
+
+// percent is done of total in whole percent; an empty total is done.
+func percent(done, total int64) int64 {
+	if total <= 0 {
+		return 100
+	}
+	return max(0, min(100, done*100/total))
+}
+
+// truncateStart cuts s to n columns from the start, keeping the end of a
+// path (the file's name) and marking the cut with an ellipsis.
+func truncateStart(s string, n int) string {
+	r := []rune(s)
+	switch {
+	case len(r) <= n:
+		return s
+	case n <= 0:
+		return ""
+	}
+	return "…" + string(r[len(r)-n+1:])
 }
 
 func shortID(id string) string {
