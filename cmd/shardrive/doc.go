@@ -36,6 +36,9 @@
 //	   drive over (this one no longer writes)
 //	11 no service manager: `service` found none on this machine (a
 //	   container); run `shardrive daemon` in the foreground instead
+//	12 keys unavailable: the drive's keys are in the OS keyring, which is
+//	   locked or unreachable (unlock it, or log in), or their entry is gone
+//	   (rebuild the home with init --recover)
 //
 // Every command works without a terminal; errors are one line on stderr.
 package main

@@ -26,6 +26,7 @@ const (
 	exitTimeout     = 9
 	exitOtherDevice = 10
 	exitNoManager   = 11
+	exitNoKeys      = 12
 )
 
 var (
@@ -43,6 +44,9 @@ var exitTable = []struct {
 	{service.ErrTimeout, exitTimeout}, // outranks the failure a cut-short upload reports
 	{crypto.ErrInvalidMnemonic, exitWrongKey},
 	{crypto.ErrWrongKey, exitWrongKey},
+	{service.ErrBadKeys, exitWrongKey},
+	{service.ErrKeyringUnavailable, exitNoKeys},
+	{service.ErrKeysMissing, exitNoKeys},
 	{syncer.ErrNoBackup, exitWrongKey},
 	{syncer.ErrLeaseHeld, exitOtherDevice},
 	{syncer.ErrLeaseLost, exitOtherDevice},
