@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
 # make run: six shardfarmer processes on 127.0.0.1:7001-7006 with their data
 # under RUN_DIR/farmN, a drive in RUN_DIR/home created on the first run and
-# reused after, then in the foreground until   $bin/shardrive --home $home sync --wait
-  $bin/shardrive --home $home cache clear
-
-Ctrl-C unmounts the drive and stops the farmers.
+# reused after, mounted on RUN_DIR/mnt; then in the foreground until Ctrl-C,
+# which unmounts the drive and stops the farmers.
 set -euo pipefail
 run_dir=${1:?usage: run.sh RUN_DIR}
 bin=$(cd "$(dirname "$0")/.." && pwd)/bin
