@@ -262,8 +262,13 @@ func (d *Drive) Get(ctx context.Context, p string, w io.WriterAt) (cache.Inode, 
 	}
 	defer h.Release(ctx)
 	var blocks []cache.Block
+	var inline []byte // the metadata's copy of a small file, read with its blocks
 	if err := d.db.View(ctx, func(tx *cache.Tx) (err error) {
-		blocks, err = tx.Blocks(in.Ino)
+		if blocks, err = tx.Blocks(in.Ino); err != nil {
+			return err
+		}
+		cur, err := tx.Inode(in.Ino)
+		inline = cur.Inline
 		return err
 	}); err != nil {
 		return in, err
@@ -285,7 +290,6 @@ func (d *Drive) Get(ctx context.Context, p string, w io.WriterAt) (cache.Inode, 
 			local[idx] = true
 		}
 	}
-	inline := h.n.inline
 	h.n.f.Unlock()
 
 	g, gctx := errgroup.WithContext(ctx)

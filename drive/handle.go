@@ -30,7 +30,6 @@ type node struct {
 	// Guarded by f's lock.
 	size         int64
 	mtime, ctime time.Time
-	inline       []byte                  // content kept in the metadata, if the file is small
 	fetching     map[int64]chan struct{} // blocks being fetched; closed when done
 	readEnd      int64                   // where the last read ended: the next one there is sequential
 	aheadTo      int64                   // first block not yet asked for by read-ahead
@@ -99,7 +98,7 @@ func (d *Drive) acquire(ctx context.Context, ino int64) (*node, error) {
 		}
 	}
 	f.Unlock()
-	n := &node{ino: ino, f: f, opens: 1, size: in.Size, mtime: in.Mtime, ctime: in.Ctime, inline: in.Inline,
+	n := &node{ino: ino, f: f, opens: 1, size: in.Size, mtime: in.Mtime, ctime: in.Ctime,
 		fetching: make(map[int64]chan struct{}),
 		file:     syncer.File{Ino: ino, Sealer: crypto.NewSealer(&fk)}}
 	copy(n.file.ID[:], in.FileID)
@@ -322,15 +321,27 @@ func (d *Drive) fill(ctx context.Context, n *node, idx int64, makeRoom bool) err
 	if start >= n.size {
 		return nil
 	}
+	// The metadata, not the node, says where the block's bytes are: the
+	// uploader may have moved a small file's content into the inode (and
+	// dropped its blocks) since the file was opened.
 	var data []byte
-	if idx == 0 && n.inline != nil {
-		data = n.inline
-	} else {
-		var blk cache.Block
-		err := d.db.View(ctx, func(tx *cache.Tx) (err error) {
-			blk, err = tx.Block(n.ino, idx)
-			return err
-		})
+	var blk cache.Block
+	inline := false
+	err := d.db.View(ctx, func(tx *cache.Tx) (err error) {
+		blk, err = tx.Block(n.ino, idx)
+		if errors.Is(err, cache.ErrNotFound) && idx == 0 {
+			in, ierr := tx.Inode(n.ino)
+			if ierr != nil {
+				return ierr
+			}
+			if in.Inline != nil {
+				data, inline = in.Inline, true
+				return nil
+			}
+		}
+		return err
+	})
+	if !inline {
 		if errors.Is(err, cache.ErrNotFound) {
 			return nil // a hole
 		}
@@ -591,9 +602,6 @@ func (d *Drive) truncateLocked(ctx context.Context, n *node, size int64) error {
 			tail = -1
 		}
 	}
-	if n.inline != nil && int64(len(n.inline)) > size {
-		n.inline = n.inline[:size]
-	}
 	now := timeNow()
 	var dropped int64
 	err := d.db.Update(ctx, func(tx *cache.Tx) (err error) {
@@ -617,7 +625,13 @@ func (d *Drive) truncateLocked(ctx context.Context, n *node, size int64) error {
 		if err != nil {
 			return err
 		}
-		in.Size, in.Mtime, in.Ctime, in.Inline = size, now, now, n.inline
+		// A small file's content in the metadata is cut with the file;
+		// read it here, not from the node: the uploader may have moved it
+		// since the file was opened.
+		if in.Inline != nil && int64(len(in.Inline)) > size {
+			in.Inline = in.Inline[:size]
+		}
+		in.Size, in.Mtime, in.Ctime = size, now, now
 		if err := tx.UpdateInode(in); err != nil {
 			return err
 		}
