@@ -58,8 +58,10 @@ type File struct {
 	Unflushed bool
 }
 
-// Get returns the local data of ino, opening (creating) it if needed.
-// Call Release when done.
+// Get returns the local data of ino, opening it if it exists. A missing
+// data file is made only when something is first written to it: a file
+// that is only read, or whose small content never leaves memory (drive),
+// costs no file on disk. Call Release when done.
 func (fs *Files) Get(ino int64) (*File, error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
@@ -67,18 +69,27 @@ func (fs *Files) Get(ino int64) (*File, error) {
 		f.refs++
 		return f, nil
 	}
-	created := false
 	fd, err := os.OpenFile(fs.path(ino), os.O_RDWR, 0)
-	if errors.Is(err, os.ErrNotExist) {
-		created = true
-		fd, err = os.OpenFile(fs.path(ino), os.O_RDWR|os.O_CREATE, 0o600)
-	}
-	if err != nil {
+	created := errors.Is(err, os.ErrNotExist)
+	if err != nil && !created {
 		return nil, fmt.Errorf("local cache: %w", err)
 	}
 	f := &File{fs: fs, ino: ino, refs: 1, fd: fd, created: created, has: map[int64]bool{}, gen: map[int64]uint64{}}
 	fs.open[ino] = f
 	return f, nil
+}
+
+// ensure makes the data file if Get found none. Caller holds the lock.
+func (f *File) ensure() error {
+	if f.fd != nil {
+		return nil
+	}
+	fd, err := os.OpenFile(f.fs.path(f.ino), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("local cache: %w", err)
+	}
+	f.fd = fd
+	return nil
 }
 
 // IsOpen reports whether anyone holds ino's local data.
@@ -98,7 +109,9 @@ func (f *File) Release() {
 	}
 	delete(fs.open, f.ino)
 	f.mu.Lock()
-	f.fd.Close()
+	if f.fd != nil {
+		f.fd.Close()
+	}
 	f.mu.Unlock()
 }
 
@@ -199,6 +212,9 @@ func (f *File) Drop(idx int64) error {
 	}
 	delete(f.has, idx)
 	f.gen[idx]++
+	if f.fd == nil {
+		return nil
+	}
 	return punchHole(f.fd, idx*f.fs.bs, f.fs.bs)
 }
 
@@ -210,6 +226,10 @@ func (f *File) BlockSize() int64 { return f.fs.bs }
 
 // ReadAt reads from the data file; bytes past its end read as zeros.
 func (f *File) ReadAt(p []byte, off int64) error {
+	if f.fd == nil {
+		clear(p)
+		return nil
+	}
 	n, err := f.fd.ReadAt(p, off)
 	if err == io.EOF {
 		clear(p[n:])
@@ -220,18 +240,30 @@ func (f *File) ReadAt(p []byte, off int64) error {
 
 // WriteAt writes to the data file.
 func (f *File) WriteAt(p []byte, off int64) error {
+	if err := f.ensure(); err != nil {
+		return err
+	}
 	_, err := f.fd.WriteAt(p, off)
 	return err
 }
 
-// Truncate cuts (or extends, sparsely) the data file.
-func (f *File) Truncate(size int64) error { return f.fd.Truncate(size) }
+// Truncate cuts (or extends, sparsely) the data file. Without one there is
+// nothing to cut, and reads past its end are zeros anyway.
+func (f *File) Truncate(size int64) error {
+	if f.fd == nil {
+		return nil
+	}
+	return f.fd.Truncate(size)
+}
 
 // TrimTo cuts the data file to size if it is longer: bytes past the end of
 // the file mean nothing, and a crash between a truncate's metadata commit
 // and the data file's own truncate leaves some behind, which a later
 // extension of the file would otherwise show. Caller holds the lock.
 func (f *File) TrimTo(size int64) error {
+	if f.fd == nil {
+		return nil
+	}
 	fi, err := f.fd.Stat()
 	if err != nil {
 		return err
@@ -243,7 +275,12 @@ func (f *File) TrimTo(size int64) error {
 }
 
 // Sync makes the data file durable.
-func (f *File) Sync() error { return f.fd.Sync() }
+func (f *File) Sync() error {
+	if f.fd == nil {
+		return nil
+	}
+	return f.fd.Sync()
+}
 
 // writeZeros overwrites [off, off+n) of f with zeros, not past its end.
 func writeZeros(f *os.File, off, n int64) error {

@@ -7,6 +7,19 @@
 // that is all zeros is not stored at all: it is a hole and reads as zeros,
 // which keeps sparse files and zero-filled regions free.
 //
+// Small files (at most Config.InlineMax bytes, and within one block) live
+// whole in the metadata (the inode's inline content) rather than in blocks
+// on the farmers. While one is written it stays in memory (node.mem): no
+// local data file is made, no block is marked dirty, and the flush (close,
+// fsync) commits size, times and content in one transaction, which is the
+// file's durability point as the data file's fsync is a large file's. A
+// write past the limit first moves the content into the local cache as
+// one write; a truncate inside it commits at once. Writes never flushed
+// are lost with the process, as the kernel's would be with the machine.
+// The content is always read from the metadata (or that memory), never
+// from a copy taken at open: the uploader may move a small file's content
+// into the inode while it is open.
+//
 // Whole-file writes (Put) are atomic: every block is stored first, then one
 // metadata transaction swaps the new blocks in, so a crash or a failed upload
 // leaves the previous content readable and the new shards journalled for

@@ -274,8 +274,15 @@ func (d *Drive) Get(ctx context.Context, p string, w io.WriterAt) (cache.Inode, 
 		return in, err
 	}
 	h.n.f.Lock()
-	size := h.n.size
+	size, mem := h.n.size, h.n.mem
 	h.n.f.Unlock()
+	if mem != nil { // a small file being written: its content is whole in memory
+		in.Size = int64(len(mem))
+		if _, err := w.WriteAt(mem, 0); err != nil {
+			return in, fmt.Errorf("write: %w", err)
+		}
+		return in, nil
+	}
 	if err := checkLayout(size, d.dc.BlockSize, blocks); err != nil {
 		return in, fmt.Errorf("%s: %w", p, err)
 	}

@@ -438,22 +438,24 @@ func TestMtimeOfOpenFileReachesMetadataOnFlush(t *testing.T) {
 // growing the file later must show zeros there, not those bytes.
 func TestBytesPastTheEndAreTrimmed(t *testing.T) {
 	td := NewTest(t, 4, 2, 6)
-	data := randomBytes(1000)
+	// Larger than the drive keeps in memory: it has a local data file.
+	size := int64(NewConfig().InlineMax) + 4000
+	data := randomBytes(int(size))
 	a := writeFile(t, td.Drive, RootIno, "f", data)
 	// What the crash left: the data file longer than the file.
 	fd, err := os.OpenFile(filepath.Join(td.CacheDir, strconv.FormatUint(a.Ino, 10)), os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fd.WriteAt(bytes.Repeat([]byte{0xAB}, 500), 1000); err != nil {
+	if _, err := fd.WriteAt(bytes.Repeat([]byte{0xAB}, 500), size); err != nil {
 		t.Fatal(err)
 	}
 	fd.Close()
-	grow := int64(2000)
+	grow := 2 * size
 	if _, err := td.SetAttr(ctx, a.Ino, SetAttr{Size: &grow}); err != nil {
 		t.Fatal(err)
 	}
-	want := append(bytes.Clone(data), make([]byte, 1000)...)
+	want := append(bytes.Clone(data), make([]byte, size)...)
 	if got := readFile(t, td.Drive, a.Ino); !bytes.Equal(got, want) {
 		t.Fatalf("grown file shows bytes left past its old end (first difference at %d)", firstDiffAt(got, want))
 	}

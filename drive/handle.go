@@ -30,9 +30,16 @@ type node struct {
 	// Guarded by f's lock.
 	size         int64
 	mtime, ctime time.Time
-	fetching     map[int64]chan struct{} // blocks being fetched; closed when done
-	readEnd      int64                   // where the last read ended: the next one there is sequential
-	aheadTo      int64                   // first block not yet asked for by read-ahead
+	// mem is the whole content of a small file (at most memLimit bytes,
+	// len(mem) == size) while it has no block in the local cache: writes
+	// land here and the flush commits it as the inode's inline content in
+	// one transaction, so a small file costs no data file, no dirty-block
+	// marks and no upload. nil: the local cache and the metadata hold the
+	// content. A write past memLimit moves it to the local cache first.
+	mem      []byte
+	fetching map[int64]chan struct{} // blocks being fetched; closed when done
+	readEnd  int64                   // where the last read ended: the next one there is sequential
+	aheadTo  int64                   // first block not yet asked for by read-ahead
 }
 
 // Handle is one open file description.
@@ -177,6 +184,9 @@ func (d *Drive) flushLocked(ctx context.Context, n *node) error {
 	if !n.f.Unflushed {
 		return nil
 	}
+	if n.mem != nil {
+		return d.flushMemLocked(ctx, n)
+	}
 	if err := n.f.Sync(); err != nil {
 		return fmt.Errorf("sync local cache: %w", err)
 	}
@@ -195,6 +205,122 @@ func (d *Drive) flushLocked(ctx context.Context, n *node) error {
 		n.f.Unflushed = false
 	}
 	return err
+}
+
+// flushMemLocked commits a small file kept in memory: size, times and
+// content in one transaction (the drive's durability point for it, like
+// the data file's fsync and the metadata commit for a large file). The
+// content stays in memory too: it now equals the metadata's.
+func (d *Drive) flushMemLocked(ctx context.Context, n *node) error {
+	err := d.db.Update(context.WithoutCancel(ctx), func(tx *cache.Tx) error {
+		in, err := tx.Inode(n.ino)
+		if err != nil {
+			return err
+		}
+		in.Size, in.Mtime, in.Ctime, in.Inline = n.size, n.mtime, n.ctime, n.mem
+		if err := tx.UpdateInode(in); err != nil {
+			return err
+		}
+		if err := tx.TruncateBlocks(n.ino, 0); err != nil { // none: the content is whole in memory
+			return err
+		}
+		// Queued like any change: the uploader's pass over it only confirms
+		// the content is inline, and the file counts as local until then.
+		return tx.MarkChanged(n.ino)
+	})
+	if err == nil {
+		n.f.Unflushed = false
+	}
+	return err
+}
+
+// memLimit is the largest file whose writes stay in memory until flushed.
+func (d *Drive) memLimit() int64 { return int64(min(d.cfg.InlineMax, d.dc.BlockSize)) }
+
+// memContent returns the current content of a file that may be kept in
+// memory: one with no block in the local cache and none stored, whose
+// content (if any) is inline in the metadata. ok is false otherwise.
+// Caller holds n.f's lock.
+func (d *Drive) memContent(ctx context.Context, n *node) (content []byte, ok bool, err error) {
+	if len(n.f.Blocks()) > 0 {
+		return nil, false, nil
+	}
+	if n.size == 0 {
+		return []byte{}, true, nil
+	}
+	err = d.db.View(ctx, func(tx *cache.Tx) error {
+		blocks, err := tx.Blocks(n.ino)
+		if err != nil || len(blocks) > 0 {
+			return err
+		}
+		in, err := tx.Inode(n.ino)
+		if err != nil || int64(len(in.Inline)) > n.size {
+			return err
+		}
+		// No block and no inline content: a hole. What the inline content
+		// lacks reads as zeros.
+		content = make([]byte, n.size)
+		copy(content, in.Inline)
+		ok = true
+		return nil
+	})
+	return content, ok, err
+}
+
+// writeMem writes a small file in memory (see node.mem). done is false
+// when the write must go to the local cache instead; the memory content,
+// if any, has then been moved there. Caller holds n.f's lock.
+func (h *Handle) writeMem(ctx context.Context, off int64, data []byte) (n int, done bool, err error) {
+	nd, d := h.n, h.d
+	if err := d.ReadOnly(); err != nil {
+		return 0, false, err
+	}
+	if h.flags.Append {
+		off = nd.size
+	}
+	if off < 0 || len(data) == 0 {
+		return 0, false, nil // the local cache path answers these
+	}
+	end := off + int64(len(data))
+	if lim := d.memLimit(); end <= lim && nd.size <= lim {
+		if nd.mem == nil {
+			content, ok, err := d.memContent(ctx, nd)
+			if err != nil || !ok {
+				return 0, false, err
+			}
+			nd.mem = content
+		}
+		// A fresh slice per write: readers (Get) may hold the old one.
+		mem := make([]byte, max(nd.size, end))
+		copy(mem, nd.mem)
+		copy(mem[off:], data)
+		nd.mem, nd.size = mem, int64(len(mem))
+		nd.mtime = timeNow()
+		nd.ctime = nd.mtime
+		nd.f.Unflushed = true
+		return len(data), true, nil
+	}
+	if nd.mem != nil {
+		if err := d.spillLocked(ctx, nd); err != nil {
+			return 0, false, err
+		}
+	}
+	return 0, false, nil
+}
+
+// spillLocked moves a small file's memory content into the local cache,
+// as one write of the whole file; the content stays readable from memory
+// until it is there. Caller holds n.f's lock.
+func (d *Drive) spillLocked(ctx context.Context, n *node) error {
+	mem := n.mem
+	if len(mem) > 0 {
+		w := &Handle{d: d, n: n, flags: OpenFlags{Write: true}}
+		if _, err := w.writeLocked(ctx, 0, mem); err != nil {
+			return err
+		}
+	}
+	n.mem = nil
+	return nil
 }
 
 // Create makes and opens a regular file, or opens an existing one unless
@@ -259,6 +385,9 @@ func (h *Handle) Read(ctx context.Context, off int64, dst []byte) (int, error) {
 		return 0, nil
 	}
 	dst = dst[:min(int64(len(dst)), n.size-off)]
+	if n.mem != nil {
+		return copy(dst, n.mem[off:]), nil
+	}
 	bs := int64(d.dc.BlockSize)
 	for done := 0; done < len(dst); {
 		pos := off + int64(done)
@@ -298,6 +427,9 @@ func (d *Drive) fillLocked(ctx context.Context, n *node, idx int64) error {
 // fill is fillLocked; makeRoom false is for a writer whose reservation
 // covers the block already.
 func (d *Drive) fill(ctx context.Context, n *node, idx int64, makeRoom bool) error {
+	if n.mem != nil {
+		return nil // the whole content is in memory
+	}
 	for {
 		if present, _ := n.f.Has(idx); present {
 			return nil
@@ -437,6 +569,9 @@ func (h *Handle) Write(ctx context.Context, off int64, data []byte) (int, error)
 	n, d := h.n, h.d
 	n.f.Lock()
 	defer n.f.Unlock()
+	if w, done, err := h.writeMem(ctx, off, data); done || err != nil {
+		return w, err
+	}
 	bs := int64(d.dc.BlockSize)
 	if lim := d.room.limit; lim == 0 || (int64(len(data))+bs-1)/bs+1 <= lim {
 		return h.writeLocked(ctx, off, data)
@@ -581,6 +716,20 @@ func (d *Drive) truncateLocked(ctx context.Context, n *node, size int64) error {
 	}
 	if size < 0 {
 		return ErrInvalid
+	}
+	if n.mem != nil {
+		if size <= d.memLimit() {
+			mem := make([]byte, size)
+			copy(mem, n.mem)
+			n.mem, n.size = mem, size
+			n.mtime = timeNow()
+			n.ctime = n.mtime
+			n.f.Unflushed = true
+			return d.flushMemLocked(ctx, n) // a truncate commits at once, as below
+		}
+		if err := d.spillLocked(ctx, n); err != nil {
+			return err
+		}
 	}
 	bs := int64(d.dc.BlockSize)
 	from := (size + bs - 1) / bs // first block wholly past the end
