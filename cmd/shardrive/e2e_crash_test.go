@@ -94,7 +94,14 @@ func storm(mnt string, model map[string][]byte, rng *mrand.Rand, stop chan struc
 			if len(old) > 0 {
 				off = rng.IntN(len(old))
 			}
-			patch := make([]byte, 1+rng.IntN(600<<10))
+			// Half small (the drive keeps files of up to 16 KiB in memory
+			// until they are flushed, and moves them to the local cache
+			// when they grow), half up to 600 KiB (several blocks).
+			size := 1 + rng.IntN(600<<10)
+			if rng.IntN(2) == 0 {
+				size = 1 + rng.IntN(20<<10)
+			}
+			patch := make([]byte, size)
 			for i := range patch {
 				patch[i] = byte(rng.Uint32())
 			}
