@@ -342,6 +342,9 @@ func (d *Drive) Create(ctx context.Context, parent uint64, name string, mode, ui
 	if err != nil {
 		return Attr{}, nil, err
 	}
+	// A file made just now is empty: O_TRUNC has nothing to cut, and
+	// skipping it spares a metadata commit per created file.
+	f.Truncate = false
 	h, err := d.Open(ctx, uint64(in.Ino), f)
 	return attrOf(in), h, err
 }

@@ -61,6 +61,9 @@ type Uploader struct {
 	BeforeSync func(ctx context.Context) error
 
 	round sync.Mutex // one upload round at a time
+	// confirms are the round's files already whole in the metadata,
+	// committed together at its end. Guarded by round.
+	confirms []confirm
 
 	mu        sync.Mutex // guards the fields below
 	uploading int        // blocks in flight
@@ -69,6 +72,12 @@ type Uploader struct {
 	progress  Progress            // work done so far
 	next      chan struct{}       // closed at the next progress, then replaced
 	inflight  map[int64]*Transfer // files being stored now, by inode
+}
+
+// confirm is a queued file with nothing to store, and when it was queued.
+type confirm struct {
+	ino   int64
+	since time.Time
 }
 
 // Transfer is a file the uploader is storing now: the bytes of the dirty
@@ -246,9 +255,23 @@ func (u *Uploader) runRound(ctx context.Context, quiet time.Duration) (int, erro
 		return 0, err
 	}
 	var errs []error
+	u.confirms = u.confirms[:0]
 	for _, ino := range inos {
 		if err := u.uploadFile(ctx, ino); err != nil && !errors.Is(err, errBusy) {
 			errs = append(errs, fmt.Errorf("upload inode %d: %w", ino, err))
+		}
+	}
+	if len(u.confirms) > 0 {
+		err := u.db.Update(ctx, func(tx *cache.Tx) error {
+			for _, c := range u.confirms {
+				if err := tx.Uploaded(c.ino, c.since); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("confirm inline files: %w", err))
 		}
 	}
 	if _, err := u.blocks.CollectGarbage(ctx, 1024); err != nil {
@@ -299,9 +322,17 @@ func (u *Uploader) uploadFile(ctx context.Context, ino int64) error {
 		return errBusy
 	}
 	var in cache.Inode
+	var stored bool // the file has blocks on the farmers
 	err = u.db.View(ctx, func(tx *cache.Tx) error {
 		if in, err = tx.Inode(ino); err != nil {
 			return err
+		}
+		if in.Size <= int64(u.cfg.InlineMax) { // a small file: are its blocks still stored?
+			blocks, err := tx.Blocks(ino)
+			if err != nil {
+				return err
+			}
+			stored = len(blocks) > 0
 		}
 		if !f.Loaded() {
 			cached, err := tx.CachedBlocks(ino)
@@ -320,6 +351,13 @@ func (u *Uploader) uploadFile(ctx context.Context, ino int64) error {
 	}
 	if in.Size <= int64(u.cfg.InlineMax) {
 		defer f.Unlock()
+		if present, _ := f.Has(0); !present && !stored && in.Inline != nil {
+			// Already whole in the metadata (the drive commits small
+			// files inline): nothing to store. Confirmed with the
+			// round's others in one transaction.
+			u.confirms = append(u.confirms, confirm{ino, since})
+			return nil
+		}
 		return u.inline(ctx, f, in, since)
 	}
 	dirty := f.Dirty()
