@@ -112,6 +112,10 @@ func Parse(path string, data []byte, known func(key string) bool) (*File, error)
 			return nil, fail(n, "want key = value, have %q", trimmed)
 		}
 		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+		if strings.ContainsAny(value, "\r\x00") {
+			// What Set refuses too: a file must round-trip through Set.
+			return nil, fail(n, "a carriage return or NUL inside the value of %q", key)
+		}
 		if !validKey(key) {
 			return nil, fail(n, "bad key %q: lower-case letters, digits and dashes", key)
 		}
