@@ -297,9 +297,15 @@ func (k *Keeper) auditFarmer(ctx context.Context, h cache.Health, fresh int) (Fa
 	if ctx.Err() != nil {
 		return fa, ctx.Err()
 	}
+	return fa, k.settle(ctx, h, &fa, now)
+}
+
+// settle stores h's figures and moves the farmer to the state they call
+// for, noting both in fa.
+func (k *Keeper) settle(ctx context.Context, h cache.Health, fa *FarmerAudit, now time.Time) error {
 	state, reason := k.judge(h, now)
 	fa.State, fa.Reason = h.State, h.StateReason
-	err = k.db.Update(ctx, func(tx *cache.Tx) error {
+	err := k.db.Update(ctx, func(tx *cache.Tx) error {
 		if err := tx.SaveHealth(h); err != nil {
 			return err
 		}
@@ -312,7 +318,39 @@ func (k *Keeper) auditFarmer(ctx context.Context, h cache.Health, fresh int) (Fa
 	if state != h.State {
 		k.log.Warn("farmer state changed", "farmer", h.Address, "from", h.State, "to", state, "reason", reason)
 	}
-	return fa, err
+	return err
+}
+
+// verdict folds one passed or failed check of shard root into h and fa; a
+// failure marks the shard lost. dropChallenge settles the challenge the
+// farmer was held to, when the check was that challenge.
+func (k *Keeper) verdict(ctx context.Context, h *cache.Health, fa *FarmerAudit, root [32]byte, passed, dropChallenge bool) error {
+	h.AuditAlpha, h.AuditBeta = decay(h.AuditAlpha, h.AuditBeta, k.cfg.Decay, passed)
+	if passed {
+		fa.Passed++
+		h.AuditsPassed++
+		if !dropChallenge {
+			return nil // nothing to write
+		}
+	} else {
+		fa.Failed++
+		h.AuditsFailed++
+	}
+	return k.db.Update(ctx, func(tx *cache.Tx) error {
+		if !passed {
+			isNew, err := tx.MarkLost(h.ID, root)
+			if err != nil {
+				return err
+			}
+			if isNew {
+				fa.Lost++
+			}
+		}
+		if dropChallenge {
+			return tx.DropChallenge(h.ID)
+		}
+		return nil
+	})
 }
 
 // challenge holds the farmer to its outstanding audit, then asks fresh ones
@@ -363,10 +401,7 @@ func (k *Keeper) challenge(ctx context.Context, h *cache.Health, fa *FarmerAudit
 		failed := false
 		switch res.Outcome {
 		case netclient.AuditPassed:
-			fa.Passed++
-			h.AuditsPassed++
-			h.AuditAlpha, h.AuditBeta = decay(h.AuditAlpha, h.AuditBeta, k.cfg.Decay, true)
-			err = k.db.Update(ctx, func(tx *cache.Tx) error { return tx.DropChallenge(h.ID) })
+			err = k.verdict(ctx, h, fa, c.Root, true, true)
 		case netclient.AuditFailed:
 			failed = true
 		default: // no answer: the farmer is held to the same challenge
@@ -384,19 +419,7 @@ func (k *Keeper) challenge(ctx context.Context, h *cache.Health, fa *FarmerAudit
 		}
 		if failed {
 			k.log.Warn("audit failed", "farmer", h.Address, "shard", merkle.Root(c.Root), "leaf", c.Leaf, "err", aerr)
-			fa.Failed++
-			h.AuditsFailed++
-			h.AuditAlpha, h.AuditBeta = decay(h.AuditAlpha, h.AuditBeta, k.cfg.Decay, false)
-			err = k.db.Update(ctx, func(tx *cache.Tx) error {
-				isNew, err := tx.MarkLost(h.ID, c.Root)
-				if isNew {
-					fa.Lost++
-				}
-				if err != nil {
-					return err
-				}
-				return tx.DropChallenge(h.ID)
-			})
+			err = k.verdict(ctx, h, fa, c.Root, false, true)
 		}
 		if err != nil {
 			fa.Err = err.Error()
@@ -543,41 +566,16 @@ func (k *Keeper) checkAll(ctx context.Context, h cache.Health, fa *FarmerAudit) 
 				res.Outcome = netclient.AuditNoAnswer
 			}
 			k.count(res)
-			switch res.Outcome {
-			case netclient.AuditPassed:
-				fa.Passed++
-				h.AuditsPassed++
-				h.AuditAlpha, h.AuditBeta = decay(h.AuditAlpha, h.AuditBeta, k.cfg.Decay, true)
-			case netclient.AuditFailed:
-				fa.Failed++
-				h.AuditsFailed++
-				h.AuditAlpha, h.AuditBeta = decay(h.AuditAlpha, h.AuditBeta, k.cfg.Decay, false)
-				if err := k.db.Update(ctx, func(tx *cache.Tx) error {
-					isNew, err := tx.MarkLost(h.ID, s.Root)
-					if isNew {
-						fa.Lost++
-					}
-					return err
-				}); err != nil {
-					return err
-				}
-			default:
+			if res.Outcome == netclient.AuditNoAnswer {
 				fa.Unanswered++
+				continue
+			}
+			if err := k.verdict(ctx, &h, fa, s.Root, res.Outcome == netclient.AuditPassed, false); err != nil {
+				return err
 			}
 		}
 	}
-	state, reason := k.judge(h, k.now())
-	return k.db.Update(ctx, func(tx *cache.Tx) error {
-		if err := tx.SaveHealth(h); err != nil {
-			return err
-		}
-		fa.State, fa.Reason = h.State, h.StateReason
-		if state != h.State {
-			fa.State, fa.Reason = state, reason
-			return tx.SetFarmerState(h.ID, state, reason)
-		}
-		return nil
-	})
+	return k.settle(ctx, h, fa, k.now())
 }
 
 // answeredWrong reports whether a read failed because the farmer answered
